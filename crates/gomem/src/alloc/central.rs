@@ -1,0 +1,185 @@
+//! mcentral: the central span lists of one span class.
+//!
+//! Every span class (size class × scan/noscan, 136 of them) has one
+//! [`MCentral`]. It holds the class's spans that no mcache is using, in four
+//! lock-free sets: *partial* (has a free slot) and *full*, each split into
+//! *swept* and *unswept* for the current sweep generation. Which of the two
+//! physical sets is "swept" flips every cycle: with `h` the heap's sweepgen
+//! (which grows by 2 per cycle), set `h/2 % 2` is swept and the other is
+//! unswept. So at the flip every span in the swept sets becomes unswept for
+//! free, with no list walking (Go's trick).
+//!
+//! An mcache asks for a span with [`MCentral::cache_span`]: first a swept
+//! partial span; else it sweeps unswept partial spans, then unswept full
+//! ones, until one has room (at most [`SPAN_BUDGET`] of them, as in Go, so a
+//! refill costs bounded work); else it asks the mheap for a fresh span. A
+//! span is swept only by whoever wins its sweepgen CAS `h−2 → h−1`, so lazy
+//! sweeping here and the background sweeper never sweep a span twice, and
+//! never touch a span an mcache holds (its sweepgen is `h+1` or `h+3`).
+//!
+//! [`MCentral::uncache_span`] takes a span back from an mcache: a span cached
+//! before the flip (`h+1`) is swept right away; one cached after it (`h+3`)
+//! is simply swept-and-free and goes on a swept set.
+//!
+//! The sets are crossbeam `SegQueue`s (lock-free MPMC); order within a set
+//! does not matter.
+
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering;
+
+use crossbeam_queue::SegQueue;
+
+use super::mheap::{AllocError, MHeap};
+use super::sizeclass::{SpanClass, CLASS_TO_NPAGES};
+use super::span::MSpan;
+
+/// Spans a refill may sweep before it gives up and grows the heap (Go's
+/// `spanBudget`, which bounds sweeping overhead at about 1 %).
+pub const SPAN_BUDGET: usize = 100;
+
+/// A span pointer that may cross threads (ownership travels with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanPtr(pub NonNull<MSpan>);
+
+// SAFETY: a SpanPtr names a span whose ownership is handed over with the
+// pointer (through a set or the heap lock); MSpan itself is Send + Sync.
+unsafe impl Send for SpanPtr {}
+
+impl SpanPtr {
+    /// The span. Spans are never deallocated while their heap lives.
+    #[inline]
+    pub fn span<'a>(self) -> &'a MSpan {
+        // SAFETY: span structs live as long as their heap (module header of
+        // span.rs); callers hold the heap.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+/// Central span lists for one span class.
+pub struct MCentral {
+    /// The class served.
+    pub spanclass: SpanClass,
+    partial: [SegQueue<SpanPtr>; 2],
+    full: [SegQueue<SpanPtr>; 2],
+}
+
+#[inline]
+fn swept_index(sweepgen: u32) -> usize {
+    (sweepgen / 2 % 2) as usize
+}
+
+impl MCentral {
+    /// Empty lists for `spanclass`.
+    pub fn new(spanclass: SpanClass) -> MCentral {
+        MCentral {
+            spanclass,
+            partial: [SegQueue::new(), SegQueue::new()],
+            full: [SegQueue::new(), SegQueue::new()],
+        }
+    }
+
+    /// Puts a swept span on the swept partial or full set.
+    pub fn push_swept(&self, sweepgen: u32, s: SpanPtr) {
+        let i = swept_index(sweepgen);
+        if s.span().is_full() {
+            self.full[i].push(s);
+        } else {
+            self.partial[i].push(s);
+        }
+    }
+
+    /// Takes an unswept span (partial first, then full), for a sweeper.
+    pub fn pop_unswept(&self, sweepgen: u32) -> Option<SpanPtr> {
+        let i = 1 - swept_index(sweepgen);
+        self.partial[i].pop().or_else(|| self.full[i].pop())
+    }
+
+    /// Takes every span off all four sets (the caller then owns them: it
+    /// must put each back with `uncache_span` or `push_swept`).
+    pub fn take_all(&self) -> Vec<SpanPtr> {
+        let mut out = Vec::with_capacity(self.len());
+        for set in self.partial.iter().chain(&self.full) {
+            while let Some(s) = set.pop() {
+                out.push(s);
+            }
+        }
+        out
+    }
+
+    /// Number of spans on all four sets (for tests and stats).
+    pub fn len(&self) -> usize {
+        self.partial
+            .iter()
+            .chain(&self.full)
+            .map(SegQueue::len)
+            .sum()
+    }
+
+    /// True when no span is on any set.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of spans still waiting to be swept this cycle.
+    pub fn unswept_len(&self, sweepgen: u32) -> usize {
+        let i = 1 - swept_index(sweepgen);
+        self.partial[i].len() + self.full[i].len()
+    }
+
+    /// Finds a span with a free slot for an mcache (module header), marking it
+    /// cached (`h+3`) and ready to allocate from.
+    pub fn cache_span(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {
+        let sg = heap.sweepgen();
+        let s = match self.partial[swept_index(sg)].pop() {
+            Some(s) => s,
+            None => match self.sweep_for_space(heap, sg) {
+                Some(s) => s,
+                None => self.grow(heap)?,
+            },
+        };
+        // The span is ours alone now: mark it swept-and-cached.
+        s.span().sweepgen.store(sg + 3, Ordering::Release);
+        Ok(s)
+    }
+
+    /// Sweeps unswept spans of this class until one has room.
+    fn sweep_for_space(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+        let unswept = 1 - swept_index(sg);
+        for _ in 0..SPAN_BUDGET {
+            let s = self.partial[unswept]
+                .pop()
+                .or_else(|| self.full[unswept].pop())?;
+            if !heap.try_acquire_for_sweep(s.span(), sg) {
+                continue;
+            }
+            match heap.sweep_owned(s, sg, true) {
+                Some(s) if !s.span().is_full() => return Some(s),
+                Some(s) => self.push_swept(sg, s),
+                None => {}
+            }
+        }
+        None
+    }
+
+    fn grow(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {
+        let npages = CLASS_TO_NPAGES[self.spanclass.size_class() as usize] as usize;
+        heap.alloc_span(npages, self.spanclass)
+    }
+
+    /// Takes a span back from an mcache (module header).
+    pub fn uncache_span(&self, heap: &MHeap, s: SpanPtr) {
+        let sg = heap.sweepgen();
+        let span = s.span();
+        let stale = span.sweepgen.load(Ordering::Acquire) == sg.wrapping_add(1);
+        if stale {
+            // Cached before the flip: it still holds last cycle's marks.
+            span.sweepgen.store(sg.wrapping_sub(1), Ordering::Release);
+            if let Some(s) = heap.sweep_owned(s, sg, false) {
+                self.push_swept(sg, s);
+            }
+        } else {
+            span.sweepgen.store(sg, Ordering::Release);
+            self.push_swept(sg, s);
+        }
+    }
+}

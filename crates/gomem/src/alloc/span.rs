@@ -1,0 +1,500 @@
+//! mspan: a run of pages carved into objects of one size class.
+//!
+//! A span is the unit that moves between the layers: the mheap makes it from
+//! free pages, an mcentral keeps it on a list, an mcache allocates from it,
+//! the sweeper frees its dead objects. Its metadata lives off-heap in an
+//! [`MSpan`] that the mheap recycles and never deallocates while the heap
+//! lives, so a stale pointer to one is always a valid (dead) span.
+//!
+//! **Bits.** Each span has an *alloc bitmap* and a *mark bitmap*, one bit per
+//! object, in one out-of-line block sized to the object count (a 1024-object
+//! span needs 2 × 16 words; a large span 2 × 1). Allocation does not write
+//! the alloc bitmap: every slot below `freeindex` counts as allocated, and
+//! the bitmap only says which slots at or above `freeindex` were live when the
+//! span was last swept. Sweeping turns the mark bits into the new alloc bits
+//! and clears the marks. Bits past `nelems` in the last alloc word are kept
+//! set, so a slot past the end never looks free and the fast path needs no
+//! bounds check.
+//!
+//! **The alloc cache.** `alloc_cache` is the inverted alloc word that holds
+//! `freeindex`, shifted so that bit 0 is slot `freeindex`: the next free slot
+//! is `freeindex + ctz(alloc_cache)`. The fast path is that one instruction
+//! plus a shift and two stores, with no lock and no atomic. When the cache
+//! runs dry, [`MSpan::next_free_index`] loads the next word.
+//!
+//! **Ownership.** The allocation state (`freeindex`, `alloc_cache`,
+//! `alloc_count`, `needzero`) and the alloc bitmap belong to whoever holds the
+//! span: one mcache while it is cached, the sweeper that won the span's
+//! sweep-generation CAS while it sweeps, the mheap (under its lock) while it
+//! builds or frees it. Nobody else touches them. The mark bits are atomics:
+//! mark workers set them from any thread. `sweepgen` and `state` are atomics
+//! that publish ownership changes.
+//!
+//! **Sweep generations** (h = the heap's sweepgen, +2 per cycle), as in Go:
+//! `h−2` needs sweeping, `h−1` is being swept, `h` is swept and ready, `h+1`
+//! was cached before this sweep began and must be swept when released, `h+3`
+//! was swept and then cached.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+use super::sizeclass::{
+    span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
+    MAX_HEAP_BITS_OBJECT_SIZE, PAGE_SIZE,
+};
+
+/// A span's life state, published with Release when it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SpanState {
+    /// Free pages or a recycled struct: holds no objects.
+    Dead = 0,
+    /// Holds objects of its span class.
+    InUse = 1,
+}
+
+/// Metadata of one span. See the module header for who may touch what.
+pub struct MSpan {
+    /// First byte of the span.
+    pub start: usize,
+    /// Length in 8 KiB pages.
+    pub npages: usize,
+    /// Bytes per object slot (the whole span for a large object).
+    pub elemsize: usize,
+    /// Number of object slots.
+    pub nelems: usize,
+    /// End of the object area (`start + nelems * elemsize`).
+    pub limit: usize,
+    /// Size class × scan/noscan.
+    pub spanclass: SpanClass,
+    /// `offset * div_magic >> 32` = object index (0 for large spans).
+    pub div_magic: u32,
+    /// Life state ([`SpanState`] as u8).
+    pub state: AtomicU8,
+    /// Sweep generation (module header).
+    pub sweepgen: AtomicU32,
+    /// Type descriptor of a large object, published once the object is
+    /// initialised (Go's `largeType`); null means "nothing to scan yet".
+    pub large_type: AtomicPtr<()>,
+    freeindex: Cell<usize>,
+    alloc_cache: Cell<u64>,
+    alloc_count: Cell<usize>,
+    needzero: Cell<bool>,
+    /// `[alloc words | mark words | typed words]`, `words` each. A typed bit
+    /// says the object in that slot of a scan span carries a type word in
+    /// its last 8 bytes (see `trace.rs`) instead of being described by the
+    /// span's pointer bitmap.
+    bits: Box<[AtomicU64]>,
+    words: usize,
+}
+
+// SAFETY: the `Cell` fields are touched only by the span's single current
+// owner (module header: an mcache, a sweeper that won the sweepgen CAS, or the
+// mheap under its lock); ownership is handed over through atomics (the
+// sweepgen CAS, lock-free queues, the heap lock) that order those accesses.
+unsafe impl Sync for MSpan {}
+// SAFETY: as above; a span has no thread affinity.
+unsafe impl Send for MSpan {}
+
+impl MSpan {
+    /// A span with no slots: the placeholder every mcache slot starts with,
+    /// whose alloc cache is always empty so the fast path falls through.
+    pub fn empty() -> MSpan {
+        MSpan {
+            start: 0,
+            npages: 0,
+            elemsize: 0,
+            nelems: 0,
+            limit: 0,
+            spanclass: SpanClass(0),
+            div_magic: 0,
+            state: AtomicU8::new(SpanState::Dead as u8),
+            sweepgen: AtomicU32::new(0),
+            large_type: AtomicPtr::new(std::ptr::null_mut()),
+            freeindex: Cell::new(0),
+            alloc_cache: Cell::new(0),
+            alloc_count: Cell::new(0),
+            needzero: Cell::new(false),
+            bits: Box::new([]),
+            words: 0,
+        }
+    }
+
+    /// (Re)initialises this struct for a fresh span of `npages` at `start`.
+    /// Only the mheap calls this, under its lock, before publishing the span.
+    pub fn init(&mut self, start: usize, npages: usize, spanclass: SpanClass, needzero: bool) {
+        let class = spanclass.size_class();
+        let (elemsize, nelems, div_magic) = if class == 0 {
+            (npages * PAGE_SIZE, 1, 0)
+        } else {
+            (
+                CLASS_TO_SIZE[class as usize] as usize,
+                span_class_nelems(spanclass),
+                CLASS_TO_DIV_MAGIC[class as usize],
+            )
+        };
+        self.start = start;
+        self.npages = npages;
+        self.elemsize = elemsize;
+        self.nelems = nelems;
+        self.limit = start + nelems * elemsize;
+        self.spanclass = spanclass;
+        self.div_magic = div_magic;
+        self.large_type
+            .store(std::ptr::null_mut(), Ordering::Relaxed);
+        self.needzero.set(needzero);
+        self.words = nelems.div_ceil(64);
+        if self.bits.len() < 3 * self.words {
+            self.bits = (0..3 * self.words).map(|_| AtomicU64::new(0)).collect();
+        }
+        for w in self.bits.iter() {
+            w.store(0, Ordering::Relaxed);
+        }
+        self.set_tail_bits();
+        self.freeindex.set(0);
+        self.alloc_count.set(0);
+        self.refill_alloc_cache();
+    }
+
+    /// Sets the alloc bits past `nelems` so those slots never look free.
+    fn set_tail_bits(&self) {
+        let rem = self.nelems % 64;
+        if rem != 0 {
+            self.alloc_words()[self.words - 1].fetch_or(!0u64 << rem, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    fn alloc_words(&self) -> &[AtomicU64] {
+        &self.bits[..self.words]
+    }
+
+    /// The mark bitmap, one bit per slot.
+    #[inline]
+    pub fn mark_words(&self) -> &[AtomicU64] {
+        &self.bits[self.words..2 * self.words]
+    }
+
+    /// The typed bitmap (module header); scan spans only.
+    #[inline]
+    pub fn typed_words(&self) -> &[AtomicU64] {
+        &self.bits[2 * self.words..3 * self.words]
+    }
+
+    /// Records whether the object in slot `idx` carries a type word. Only the
+    /// span's owner writes (a plain load + store, no read-modify-write race);
+    /// collectors read it after the object was published to them.
+    #[inline]
+    pub fn set_typed(&self, idx: usize, typed: bool) {
+        let word = &self.typed_words()[idx / 64];
+        let mask = 1u64 << (idx % 64);
+        let old = word.load(Ordering::Relaxed);
+        let new = if typed { old | mask } else { old & !mask };
+        if new != old {
+            word.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether slot `idx` holds a typed object.
+    #[inline]
+    pub fn is_typed(&self, idx: usize) -> bool {
+        self.typed_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64) & 1 == 1
+    }
+
+    /// Loads the alloc cache for the word that holds `freeindex`.
+    fn refill_alloc_cache(&self) {
+        let idx = self.freeindex.get();
+        if idx >= self.nelems {
+            self.alloc_cache.set(0);
+            return;
+        }
+        let word = self.alloc_words()[idx / 64].load(Ordering::Relaxed);
+        self.alloc_cache.set(!word >> (idx % 64));
+    }
+
+    /// Fast path: the next free slot's address, or `None` when the cached
+    /// window is exhausted (then call [`MSpan::next_free_index`]).
+    #[inline(always)]
+    pub fn next_free_fast(&self) -> Option<usize> {
+        let cache = self.alloc_cache.get();
+        if cache == 0 {
+            return None;
+        }
+        let bit = cache.trailing_zeros() as usize;
+        let idx = self.freeindex.get() + bit;
+        self.alloc_cache.set((cache >> bit) >> 1);
+        self.freeindex.set(idx + 1);
+        self.alloc_count.set(self.alloc_count.get() + 1);
+        Some(self.start + idx * self.elemsize)
+    }
+
+    /// Slow path: scans the alloc bitmap past the exhausted window for a
+    /// free slot and reloads the cache there. Returns false when the span is
+    /// full.
+    pub fn next_free_index(&self) -> bool {
+        let mut idx = self.freeindex.get();
+        while idx < self.nelems {
+            let word = !self.alloc_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64);
+            if word != 0 {
+                let skip = word.trailing_zeros() as usize;
+                self.freeindex.set(idx + skip);
+                self.alloc_cache.set(word >> skip);
+                return true;
+            }
+            idx = (idx / 64 + 1) * 64;
+        }
+        self.freeindex.set(self.nelems);
+        self.alloc_cache.set(0);
+        false
+    }
+
+    /// Objects allocated in this span (as of its owner's view).
+    #[inline]
+    pub fn alloc_count(&self) -> usize {
+        self.alloc_count.get()
+    }
+
+    /// True when every slot is taken.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.alloc_count.get() == self.nelems
+    }
+
+    /// Whether freshly handed-out slots may hold old bytes.
+    #[inline]
+    pub fn needzero(&self) -> bool {
+        self.needzero.get()
+    }
+
+    /// Slot index of an address inside the span.
+    #[inline]
+    pub fn object_index(&self, addr: usize) -> usize {
+        (((addr - self.start) as u64 * self.div_magic as u64) >> 32) as usize
+    }
+
+    /// Start address of slot `idx`.
+    #[inline]
+    pub fn object_base(&self, idx: usize) -> usize {
+        self.start + idx * self.elemsize
+    }
+
+    /// Whether slot `idx` holds an object (allocated since, or live at, the
+    /// last sweep). Owner-only, like the rest of the allocation state.
+    pub fn is_allocated(&self, idx: usize) -> bool {
+        idx < self.freeindex.get()
+            || self.alloc_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64) & 1 == 1
+    }
+
+    /// Atomically sets the mark bit of slot `idx`; true if it was clear.
+    #[inline]
+    pub fn try_mark(&self, idx: usize) -> bool {
+        let mask = 1u64 << (idx % 64);
+        let word = &self.mark_words()[idx / 64];
+        word.load(Ordering::Relaxed) & mask == 0
+            && word.fetch_or(mask, Ordering::AcqRel) & mask == 0
+    }
+
+    /// Whether slot `idx` is marked.
+    #[inline]
+    pub fn is_marked(&self, idx: usize) -> bool {
+        self.mark_words()[idx / 64].load(Ordering::Acquire) >> (idx % 64) & 1 == 1
+    }
+
+    /// Number of marked slots.
+    pub fn count_marked(&self) -> usize {
+        self.mark_words()
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+            .sum()
+    }
+
+    /// Address of the pointer bitmap at the span's tail, for scan spans of
+    /// objects ≤ 512 B (1 bit per 8-byte word of the page).
+    pub fn heap_bits_addr(&self) -> Option<usize> {
+        let has_bits = !self.spanclass.noscan()
+            && self.spanclass.size_class() != 0
+            && self.elemsize <= MAX_HEAP_BITS_OBJECT_SIZE;
+        has_bits.then(|| self.start + self.npages * PAGE_SIZE - HEAP_BITS_BYTES)
+    }
+
+    /// Calls `f(slot_base)` for every slot that was allocated and is not
+    /// marked: the objects a sweep is about to free. Owner-only.
+    pub fn for_each_dead(&self, mut f: impl FnMut(usize)) {
+        for (w, mark) in self.mark_words().iter().enumerate() {
+            let alloc = self.alloc_words()[w].load(Ordering::Relaxed);
+            let first = w * 64;
+            let below_free = if self.freeindex.get() >= first + 64 {
+                !0u64
+            } else if self.freeindex.get() <= first {
+                0
+            } else {
+                (1u64 << (self.freeindex.get() - first)) - 1
+            };
+            let valid = if first + 64 <= self.nelems {
+                !0u64
+            } else {
+                (1u64 << (self.nelems - first)) - 1
+            };
+            let mut dead = (alloc | below_free) & valid & !mark.load(Ordering::Acquire);
+            while dead != 0 {
+                let bit = dead.trailing_zeros() as usize;
+                f(self.object_base(first + bit));
+                dead &= dead - 1;
+            }
+        }
+    }
+
+    /// The heart of sweeping: the mark bits become the alloc bits, the marks
+    /// are cleared, and allocation restarts from slot 0. Returns the number of
+    /// objects freed. Owner-only; the caller has already dealt with the dead
+    /// objects (Drop, weak pointers) via [`MSpan::for_each_dead`].
+    pub fn sweep_bits(&self) -> usize {
+        let before = self.objects_in_use();
+        let mut live = 0;
+        for (a, m) in self.alloc_words().iter().zip(self.mark_words()) {
+            let marks = m.swap(0, Ordering::Relaxed);
+            live += marks.count_ones() as usize;
+            a.store(marks, Ordering::Relaxed);
+        }
+        self.set_tail_bits();
+        self.freeindex.set(0);
+        self.alloc_count.set(live);
+        self.refill_alloc_cache();
+        let freed = before.saturating_sub(live);
+        if freed > 0 {
+            self.needzero.set(true);
+        }
+        freed
+    }
+
+    /// Objects in use counted from the bitmaps (owner-only, O(words)).
+    pub fn objects_in_use(&self) -> usize {
+        let mut n = 0;
+        for idx in 0..self.words {
+            let first = idx * 64;
+            let alloc = self.alloc_words()[idx].load(Ordering::Relaxed);
+            let fi = self.freeindex.get();
+            let below = if fi >= first + 64 {
+                !0u64
+            } else if fi <= first {
+                0
+            } else {
+                (1u64 << (fi - first)) - 1
+            };
+            let valid = if first + 64 <= self.nelems {
+                !0u64
+            } else {
+                (1u64 << (self.nelems - first)) - 1
+            };
+            n += ((alloc | below) & valid).count_ones() as usize;
+        }
+        n
+    }
+
+    /// Current life state.
+    #[inline]
+    pub fn state(&self) -> SpanState {
+        if self.state.load(Ordering::Acquire) == SpanState::InUse as u8 {
+            SpanState::InUse
+        } else {
+            SpanState::Dead
+        }
+    }
+
+    /// Whether `addr` lies in this span's object area.
+    #[inline]
+    pub fn contains(&self, addr: usize) -> bool {
+        addr >= self.start && addr < self.limit
+    }
+
+    /// Marks every slot allocated and consumed (used for spans that are
+    /// handed out whole, such as a large object's span).
+    pub fn mark_all_allocated(&self) {
+        self.freeindex.set(self.nelems);
+        self.alloc_count.set(self.nelems);
+        self.alloc_cache.set(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::sizeclass::size_to_class;
+
+    fn span_for(size: usize, noscan: bool) -> MSpan {
+        let class = size_to_class(size);
+        let npages = crate::alloc::sizeclass::CLASS_TO_NPAGES[class as usize] as usize;
+        let mut s = MSpan::empty();
+        s.init(0x1000_0000, npages, SpanClass::new(class, noscan), false);
+        s
+    }
+
+    #[test]
+    fn fast_path_hands_out_every_slot_once_in_order() {
+        for &size in &[8, 16, 48, 512, 1024, 32768] {
+            let s = span_for(size, true);
+            let mut got = Vec::new();
+            loop {
+                match s.next_free_fast() {
+                    Some(a) => got.push(a),
+                    None if s.next_free_index() => continue,
+                    None => break,
+                }
+            }
+            assert_eq!(got.len(), s.nelems, "size {size}");
+            for (i, a) in got.iter().enumerate() {
+                assert_eq!(*a, s.start + i * s.elemsize);
+                assert_eq!(s.object_index(*a + s.elemsize - 1), i);
+            }
+            assert!(s.is_full());
+        }
+    }
+
+    #[test]
+    fn sweep_frees_unmarked_slots_and_keeps_marked_ones() {
+        let s = span_for(64, false);
+        let n = s.nelems;
+        for _ in 0..n {
+            if s.next_free_fast().is_none() {
+                assert!(s.next_free_index());
+                s.next_free_fast().unwrap();
+            }
+        }
+        for i in (0..n).step_by(3) {
+            assert!(s.try_mark(i));
+            assert!(!s.try_mark(i));
+        }
+        let mut dead = Vec::new();
+        s.for_each_dead(|a| dead.push(s.object_index(a)));
+        assert_eq!(dead.len(), n - n.div_ceil(3));
+        assert!(dead.iter().all(|i| i % 3 != 0));
+        let freed = s.sweep_bits();
+        assert_eq!(freed, dead.len());
+        assert_eq!(s.alloc_count(), n.div_ceil(3));
+        assert_eq!(s.count_marked(), 0);
+        assert!(s.needzero());
+        // The freed slots come back, in order, and only those.
+        let mut again = Vec::new();
+        loop {
+            match s.next_free_fast() {
+                Some(a) => again.push(s.object_index(a)),
+                None if s.next_free_index() => continue,
+                None => break,
+            }
+        }
+        assert_eq!(again, dead);
+    }
+
+    #[test]
+    fn scan_spans_of_small_objects_have_a_tail_bitmap() {
+        let s = span_for(16, false);
+        assert_eq!(s.nelems, 504);
+        assert_eq!(
+            s.heap_bits_addr(),
+            Some(s.start + PAGE_SIZE - HEAP_BITS_BYTES)
+        );
+        assert!(s.limit <= s.heap_bits_addr().unwrap());
+        assert_eq!(span_for(16, true).heap_bits_addr(), None);
+        assert_eq!(span_for(1024, false).heap_bits_addr(), None);
+    }
+}

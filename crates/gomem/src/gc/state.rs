@@ -1,0 +1,161 @@
+//! The GC word: the one atomic that every phase decision reads.
+//!
+//! `GC = {cycle n: 32 bits, active: 24 bits, dirty: 1 bit, phase: 2 bits}`.
+//! Everything a thread needs to agree on with the collector is derived from
+//! one load of it: the phase, the cycle, the sweep generation (and so which
+//! mcentral set is swept), the allocation colour. Every "check the phase,
+//! then act" step is a CAS on it, or a single read that everything is
+//! derived from, so no decision mixes two different moments.
+//!
+//! * `Off(n)`: cycle n has finished (flipped); its sweep may be running.
+//!   `Off(0)` is the state of a new heap.
+//! * `Arm(n)`: cycle n has started; Ps are turning their write barriers on.
+//! * `Mark(n)`: every P has its barrier on; marking runs.
+//! * `Term(n)`: the terminator is checking that marking is complete.
+//!
+//! `active` counts agents that hold or move grey work (registration is a CAS
+//! allowed only in Arm or Mark); `dirty` records that a Root operation or a
+//! Weak upgrade greyed an object during Term. Termination needs both zero.
+//!
+//! Sweep generations: in `Off(n)` the heap's sweepgen is `2 + 2n`; while
+//! cycle n runs it is still `2 + 2(n − 1)` = `2n`, so the flip (CAS to
+//! `Off(n)`) advances it by 2 in the same instant that ends the mark phase.
+
+/// A phase of the cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Phase {
+    /// No cycle running (sweeping may be).
+    Off = 0,
+    /// Turning write barriers on.
+    Arm = 1,
+    /// Marking.
+    Mark = 2,
+    /// Checking termination.
+    Term = 3,
+}
+
+const PHASE_MASK: u64 = 0b11;
+const DIRTY: u64 = 1 << 2;
+const ACTIVE_SHIFT: u32 = 3;
+const ACTIVE_ONE: u64 = 1 << ACTIVE_SHIFT;
+const ACTIVE_MASK: u64 = ((1 << 24) - 1) << ACTIVE_SHIFT;
+const CYCLE_SHIFT: u32 = 32;
+
+/// A decoded (or to-be-encoded) GC word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcWord(pub u64);
+
+impl GcWord {
+    /// `phase(cycle)` with no agents and not dirty.
+    pub const fn new(phase: Phase, cycle: u32) -> GcWord {
+        GcWord((cycle as u64) << CYCLE_SHIFT | phase as u64)
+    }
+
+    /// The phase.
+    #[inline]
+    pub const fn phase(self) -> Phase {
+        match self.0 & PHASE_MASK {
+            0 => Phase::Off,
+            1 => Phase::Arm,
+            2 => Phase::Mark,
+            _ => Phase::Term,
+        }
+    }
+
+    /// The cycle number.
+    #[inline]
+    pub const fn cycle(self) -> u32 {
+        (self.0 >> CYCLE_SHIFT) as u32
+    }
+
+    /// Registered agents.
+    #[inline]
+    pub const fn active(self) -> u32 {
+        ((self.0 & ACTIVE_MASK) >> ACTIVE_SHIFT) as u32
+    }
+
+    /// Whether a Root/Weak operation greyed an object during Term.
+    #[inline]
+    pub const fn dirty(self) -> bool {
+        self.0 & DIRTY != 0
+    }
+
+    /// The heap's sweep generation in this state (module header).
+    #[inline]
+    pub const fn sweepgen(self) -> u32 {
+        let n = self.cycle();
+        match self.phase() {
+            Phase::Off => n.wrapping_mul(2).wrapping_add(2),
+            _ => n.wrapping_mul(2),
+        }
+    }
+
+    /// Whether the write barrier must be on for a P that adopted this state.
+    #[inline]
+    pub const fn marking(self) -> bool {
+        !matches!(self.phase(), Phase::Off)
+    }
+
+    /// The same word with a different phase (keeps cycle, active, dirty).
+    pub const fn with_phase(self, phase: Phase) -> GcWord {
+        GcWord(self.0 & !PHASE_MASK | phase as u64)
+    }
+
+    /// One more active agent.
+    pub const fn plus_active(self) -> GcWord {
+        GcWord(self.0 + ACTIVE_ONE)
+    }
+
+    /// One fewer active agent.
+    pub const fn minus_active(self) -> GcWord {
+        GcWord(self.0 - ACTIVE_ONE)
+    }
+
+    /// With `dirty` set.
+    pub const fn with_dirty(self) -> GcWord {
+        GcWord(self.0 | DIRTY)
+    }
+
+    /// With `dirty` cleared.
+    pub const fn without_dirty(self) -> GcWord {
+        GcWord(self.0 & !DIRTY)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_and_do_not_overlap() {
+        let w = GcWord::new(Phase::Mark, 7)
+            .plus_active()
+            .plus_active()
+            .with_dirty();
+        assert_eq!(w.phase(), Phase::Mark);
+        assert_eq!(w.cycle(), 7);
+        assert_eq!(w.active(), 2);
+        assert!(w.dirty());
+        let w = w.minus_active().without_dirty().with_phase(Phase::Term);
+        assert_eq!(
+            (w.phase(), w.cycle(), w.active(), w.dirty()),
+            (Phase::Term, 7, 1, false)
+        );
+        let max = GcWord::new(Phase::Term, u32::MAX);
+        assert_eq!(max.cycle(), u32::MAX);
+        assert_eq!(max.phase(), Phase::Term);
+    }
+
+    #[test]
+    fn the_flip_advances_the_sweep_generation_by_two() {
+        assert_eq!(GcWord::new(Phase::Off, 0).sweepgen(), 2);
+        for n in 1..10u32 {
+            let before = GcWord::new(Phase::Off, n - 1).sweepgen();
+            for p in [Phase::Arm, Phase::Mark, Phase::Term] {
+                assert_eq!(GcWord::new(p, n).sweepgen(), before);
+            }
+            assert_eq!(GcWord::new(Phase::Off, n).sweepgen(), before + 2);
+        }
+    }
+}

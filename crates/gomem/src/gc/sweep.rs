@@ -1,0 +1,78 @@
+//! Sweeping: turning a cycle's mark bits into free slots.
+//!
+//! A span is swept once per cycle by whoever wins its sweep-generation CAS
+//! (`MHeap::try_acquire_for_sweep`): an mcache refilling that span class
+//! (lazy), or the background sweeper. Sweeping one span is
+//! `MHeap::sweep_owned`: first [`finalize_dead`] runs the Drop of every
+//! allocated-but-unmarked object that has one, then the mark bits become the
+//! alloc bits, and an empty span goes back to the page heap.
+//!
+//! Drop runs on the sweeping thread, which may be any thread (hence heap
+//! objects are `Send`). While it runs, a thread-local flag makes `attach`
+//! panic on this thread, so a Drop cannot reach into the heap. A Drop that
+//! panics is caught, counted and reported; sweeping goes on, and the object's
+//! memory is reclaimed as if the Drop had returned.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::alloc::span::MSpan;
+use crate::trace::TypeInfo;
+
+thread_local! {
+    static IN_DROP: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Drops that panicked, process-wide (each is also reported on stderr).
+pub static PANICKED_DROPS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether this thread is currently running the Drop of a heap object.
+pub fn in_drop() -> bool {
+    IN_DROP.with(Cell::get)
+}
+
+/// Runs the Drop of every dead typed object of a span the caller owns.
+pub fn finalize_dead(span: &MSpan) {
+    if span.spanclass.noscan() {
+        return;
+    }
+    if span.spanclass.size_class() == 0 {
+        if !span.is_marked(0) {
+            let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
+            // SAFETY: a large span's type is published only once its object
+            // was fully written, and a dead object is no longer reachable.
+            if let Some(ty) = unsafe { ty.as_ref() } {
+                run_drop(ty, span.start);
+            }
+        }
+        return;
+    }
+    span.for_each_dead(|base| {
+        let idx = span.object_index(base);
+        if span.is_typed(idx) {
+            // SAFETY: a typed slot keeps its type word in its last 8 bytes,
+            // written before the object was published.
+            let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
+            run_drop(ty, base);
+            span.set_typed(idx, false);
+        }
+    });
+}
+
+fn run_drop(ty: &TypeInfo, base: usize) {
+    let Some(drop_fn) = ty.drop else { return };
+    IN_DROP.with(|f| f.set(true));
+    // SAFETY: the object at `base` is of type `ty`, was initialised, and is
+    // unreachable: nothing else can observe it being dropped, and it is
+    // dropped exactly once because its slot is freed right after.
+    let result = catch_unwind(AssertUnwindSafe(|| unsafe { drop_fn(base as *mut u8) }));
+    IN_DROP.with(|f| f.set(false));
+    if result.is_err() {
+        PANICKED_DROPS.fetch_add(1, Ordering::Relaxed);
+        eprintln!(
+            "gomem: Drop of a `{}` at {base:#x} panicked during sweeping; the object was freed anyway",
+            ty.name
+        );
+    }
+}
