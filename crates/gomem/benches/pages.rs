@@ -1,9 +1,10 @@
 //! Page allocator: alloc + free of small runs on a large, fragmented heap.
 //!
 //! The heap is 64 GiB (8 Mi pages, 16 Ki chunks). It is carved into spans of
-//! 1–16 pages (chosen by a fixed pseudo-random sequence), and about a third
-//! of them are freed again, leaving holes of every size all over the heap, as
-//! after a few GC cycles. Each iteration allocates a run and frees it, so the
+//! 1–16 pages (chosen by a fixed pseudo-random sequence) up to its top
+//! 1 GiB, and about a third of them are freed again, leaving holes of every
+//! size all over the heap, as after a few GC cycles; runs longer than about
+//! 100 pages exist only in the free top 1 GiB. Each iteration allocates a run and frees it, so the
 //! heap is the same before and after every iteration.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -33,11 +34,17 @@ fn fragmented_heap() -> PageAlloc {
         a.grow(BASE + i * ARENA_PAGES * PAGE, ARENA_PAGES);
     }
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Carve all but the top 1 GiB into spans, then free a third of them.
+    let top = BASE + (HEAP_PAGES - (1 << 17)) * PAGE;
     let mut spans = Vec::new();
-    while let Some(r) = a.alloc(1 + (rng.next() % 16) as usize) {
+    loop {
+        let r = a.alloc(1 + (rng.next() % 16) as usize).expect("heap has room");
+        if r.addr >= top {
+            a.free(r.addr, r.npages);
+            break;
+        }
         spans.push(r);
     }
-    // Whatever is left at the very top is too short for the last request.
     for r in spans {
         if rng.next().is_multiple_of(3) {
             a.free(r.addr, r.npages);
