@@ -38,12 +38,12 @@ fn mib(bytes: usize) -> f64 {
 
 fn gomem_row(size: usize, kind: ObjectKind, bytes: usize) -> Result<Row, Box<dyn Error>> {
     let n = (bytes / size).max(1);
-    let heap = Heap::new(Config::default());
-    let mut p = heap.raw_allocator();
+    let heap = Heap::new(Config::default().gc_percent(None));
+    let p = heap.attach();
     let rss0 = rss_bytes().unwrap_or(0);
     let start = Instant::now();
     for i in 0..n {
-        let obj = p.alloc(size, kind)?;
+        let obj = p.alloc_raw(size, kind)?;
         // Touch the object as a program would (as the Box rows do).
         // SAFETY: a fresh object of at least one byte, owned by this loop.
         unsafe { obj.as_ptr().write(i as u8) };
@@ -116,11 +116,11 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 /// 1 GiB as 32-byte objects: RSS over bytes allocated.
 fn rss_overhead() -> Result<(), Box<dyn Error>> {
     const TOTAL: usize = 1 << 30;
-    let heap = Heap::new(Config::default());
-    let mut p = heap.raw_allocator();
+    let heap = Heap::new(Config::default().gc_percent(None));
+    let p = heap.attach();
     let rss0 = rss_bytes().unwrap_or(0);
     for _ in 0..TOTAL / 32 {
-        let obj = p.alloc(32, ObjectKind::Noscan)?;
+        let obj = p.alloc_raw(32, ObjectKind::Noscan)?;
         // Touch the object as a program would.
         // SAFETY: a fresh 32-byte object owned by this loop.
         unsafe { obj.as_ptr().write(1) };

@@ -19,11 +19,11 @@ fn gomem_batches(iters: u64, size: usize, kind: ObjectKind) -> Duration {
     let mut left = iters;
     while left > 0 {
         let n = left.min(BATCH);
-        let heap = Heap::new(Config::default());
-        let mut p = heap.raw_allocator();
+        let heap = Heap::new(Config::default().gc_percent(None));
+        let p = heap.attach();
         let start = Instant::now();
         for _ in 0..n {
-            black_box(p.alloc(size, kind).unwrap());
+            black_box(p.alloc_raw(size, kind).unwrap());
         }
         total += start.elapsed();
         left -= n;
@@ -103,11 +103,11 @@ fn gomem_batches_capped(iters: u64, size: usize) -> Duration {
     let mut left = iters;
     while left > 0 {
         let n = left.min(per_batch);
-        let heap = Heap::new(Config::default());
-        let mut p = heap.raw_allocator();
+        let heap = Heap::new(Config::default().gc_percent(None));
+        let p = heap.attach();
         let start = Instant::now();
         for _ in 0..n {
-            black_box(p.alloc(size, ObjectKind::Noscan).unwrap());
+            black_box(p.alloc_raw(size, ObjectKind::Noscan).unwrap());
         }
         total += start.elapsed();
         left -= n;
@@ -120,15 +120,15 @@ fn two_threads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2));
     g.bench_function("gomem_16B", |b| {
         b.iter_custom(|iters| {
-            let heap = Heap::new(Config::default());
+            let heap = Heap::new(Config::default().gc_percent(None));
             let start = Instant::now();
             std::thread::scope(|s| {
                 for _ in 0..2 {
                     let heap = heap.clone();
                     s.spawn(move || {
-                        let mut p = heap.raw_allocator();
+                        let p = heap.attach();
                         for _ in 0..iters {
-                            black_box(p.alloc(16, ObjectKind::Scan).unwrap());
+                            black_box(p.alloc_raw(16, ObjectKind::Scan).unwrap());
                         }
                     });
                 }

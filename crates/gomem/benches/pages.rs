@@ -38,7 +38,9 @@ fn fragmented_heap() -> PageAlloc {
     let top = BASE + (HEAP_PAGES - (1 << 17)) * PAGE;
     let mut spans = Vec::new();
     loop {
-        let r = a.alloc(1 + (rng.next() % 16) as usize).expect("heap has room");
+        let r = a
+            .alloc(1 + (rng.next() % 16) as usize)
+            .expect("heap has room");
         if r.addr >= top {
             a.free(r.addr, r.npages);
             break;

@@ -2,27 +2,56 @@
 //!
 //! Allocation follows Go's path, mutator → P → mcache → mcentral → mheap →
 //! OS, with Go's 67 size classes, 8 KiB pages, 64 MiB arenas and the tiny
-//! allocator; the collector (a concurrent tricolor mark-sweep with Go's
-//! hybrid write barrier, paced by GOGC and GOMEMLIMIT) is described in
-//! `DESIGN.md` and lands on top of this allocator.
+//! allocator. The collector is Go's: concurrent, tricolor, non-generational,
+//! non-moving mark-sweep with the hybrid write barrier, paced by GOGC —
+//! except that it never stops the world: every phase change is a ragged
+//! handshake that each thread adopts at its own next poll.
+//!
+//! The API is safe: a [`Gc`] is branded with a shared borrow of its
+//! [`Mutator`], and every call where a cycle may finish
+//! ([`Mutator::safepoint`], [`Mutator::collect`], [`Mutator::blocking`])
+//! takes the Mutator mutably, so no `Gc` can live across one.
 //!
 //! ```
-//! use gomem::{Config, Heap, ObjectKind};
+//! use gomem::{Config, Heap, Member, Trace};
+//!
+//! #[derive(Trace)]
+//! struct Node { left: Member<Node>, right: Member<Node>, value: i64 }
+//!
 //! let heap = Heap::new(Config::default());
-//! let mut p = heap.raw_allocator();
-//! let obj = p.alloc(48, ObjectKind::Noscan).unwrap();
-//! assert_eq!(obj.as_ptr() as usize % 16, 0);
+//! let mut m = heap.attach();
+//! let root = {
+//!     let n = m.alloc(Node { left: Member::null(), right: Member::null(), value: 1 });
+//!     let leaf = m.alloc(Node { left: Member::null(), right: Member::null(), value: 2 });
+//!     n.left.set(&m, Some(leaf));
+//!     m.root(n)
+//! };
+//! m.safepoint();
+//! let n = root.get(&m);
+//! assert_eq!(n.left.get(&m).unwrap().value, 2);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+extern crate self as gomem;
 
 pub mod alloc;
 pub mod config;
 pub mod gc;
 pub mod heap;
+pub mod mutator;
+pub mod ptr;
+pub mod slice;
+pub mod stats;
 pub mod trace;
 
 pub use alloc::mheap::AllocError;
 pub use alloc::os::OsError;
 pub use config::Config;
-pub use heap::{Heap, ObjectKind, RawAllocator};
+pub use gomem_derive::Trace;
+pub use heap::Heap;
+pub use mutator::{Mutator, ObjectKind};
+pub use ptr::{Gc, Member, Root, Weak};
+pub use slice::{Slice, Vector};
+pub use stats::GcSummary;
+pub use trace::{Trace, Tracer};

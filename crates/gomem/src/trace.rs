@@ -1,36 +1,424 @@
-//! Type descriptors: what the collector and the sweeper know of a type.
+//! Trace: how the collector finds the pointers inside an object.
 //!
-//! Every object in a *scan* span is described either by the span's pointer
-//! bitmap (objects ≤ 512 B whose Members sit at fixed offsets and that need
-//! no Drop: Go's heap bits) or by a [`TypeInfo`] whose address is stored in
-//! the last 8 bytes of the object's slot (a *footer*; Go puts its malloc
-//! header at the front, we put it at the back so the object keeps the slot's
-//! alignment). Large objects keep their `TypeInfo` in their span.
+//! A heap object is any `T: Trace + Send + 'static`. [`Trace`] is an unsafe
+//! trait (normally derived with `#[derive(Trace)]`) that tells the heap three
+//! things about a type:
+//!
+//! * [`Trace::NO_MEMBERS`]: the type holds no [`Member`] at all. Objects of
+//!   such a type that also need no Drop are *noscan*: they live in noscan
+//!   spans and the collector never looks inside them (Go's noscan classes).
+//! * [`Trace::MEMBER_WORDS`]: where the Members are, as a bitmap of 8-byte
+//!   words (bit i ⇔ the word at byte offset 8·i is a Member), when the type's
+//!   layout allows it (a struct of fixed fields, ≤ 512 bytes). Such objects
+//!   need no per-object metadata: the allocator writes the bitmap into the
+//!   span's pointer bitmap (Go's heap bits) and the collector scans words, not
+//!   types, with no call per object.
+//! * [`Trace::trace`]: visits every Member, for layouts a bitmap cannot say
+//!   (enums, slices, large objects).
+//!
+//! Every object that is not described by a bitmap carries a [`TypeInfo`]:
+//! in the last 8 bytes of its slot (a *footer*; Go puts its malloc header in
+//! front, we put it behind so the object keeps its slot's alignment), or, for
+//! a large object, in its span. A `TypeInfo` holds the type-erased trace and
+//! drop functions.
+//!
+//! Std containers of Members (`Vec<Member<T>>`, `Box<Member<T>>`) are
+//! rejected at compile time: their contents live outside the GC heap, where
+//! the collector cannot trace them concurrently.
 
-/// A type as the heap sees it: its size, how to drop it, how to trace it.
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::mem::{needs_drop, size_of};
+
+use crate::ptr::Member;
+
+/// Objects this size or smaller may be described by a pointer bitmap (Go's
+/// `MinSizeForMallocHeader`: 64 words of 8 bytes).
+pub const MAX_BITMAP_BYTES: usize = 512;
+/// Bytes of the type word at the end of a typed slot.
+pub const FOOTER_BYTES: usize = 8;
+
+/// Describes the Members of a type to the collector (module header).
+///
+/// # Safety
+/// * `trace` must visit every [`Member`] stored inline in `self` (not those
+///   behind other heap pointers), and nothing else;
+/// * `NO_MEMBERS` may be true only if the type contains no Member;
+/// * `MEMBER_WORDS`, when `Some(mask)`, must mark exactly the 8-byte words
+///   that hold a Member, and the type must be at most 512 bytes.
+///
+/// A wrong implementation lets the collector free live objects. Use
+/// `#[derive(Trace)]`, which gets all three right.
+pub unsafe trait Trace {
+    /// True when the type holds no Member anywhere inline.
+    const NO_MEMBERS: bool;
+    /// Bitmap of the words that hold Members, if the layout allows one.
+    const MEMBER_WORDS: Option<u64>;
+    /// Visits every Member inline in `self`.
+    fn trace(&self, tracer: &mut Tracer<'_>);
+}
+
+/// Receives the Members of an object from [`Trace::trace`].
+pub struct Tracer<'a> {
+    sink: &'a mut dyn FnMut(usize),
+}
+
+impl<'a> Tracer<'a> {
+    /// A tracer that passes every non-null Member's target to `sink`.
+    pub(crate) fn new(sink: &'a mut dyn FnMut(usize)) -> Tracer<'a> {
+        Tracer { sink }
+    }
+
+    /// Visits one Member.
+    #[inline]
+    pub fn member<T>(&mut self, m: &Member<T>) {
+        let target = m.load_raw();
+        if target != 0 {
+            (self.sink)(target);
+        }
+    }
+}
+
+/// A type as the heap sees it: size, how to trace it, how to drop it.
 pub struct TypeInfo {
     /// `std::any::type_name` of the type, for messages.
-    pub name: &'static str,
-    /// `size_of::<T>()`.
+    pub name: fn() -> &'static str,
+    /// `size_of::<T>()` (for arrays: of the header).
     pub size: usize,
-    /// `align_of::<T>()`.
-    pub align: usize,
+    /// Visits the Members of the object at the pointer; `None` when the type
+    /// holds none.
+    pub trace: Option<unsafe fn(*const u8, &mut Tracer<'_>)>,
     /// Runs the destructor in place; `None` when the type needs no drop.
     pub drop: Option<unsafe fn(*mut u8)>,
 }
-
-/// Bytes of the type word at the end of a typed slot.
-pub const FOOTER_BYTES: usize = 8;
 
 impl TypeInfo {
     /// Reads the type word of the typed slot at `base`.
     ///
     /// # Safety
-    /// `base` is the start of a live or just-dead typed slot of `elemsize`
-    /// bytes whose footer was written by the allocator.
+    /// `base` is the start of an allocated typed slot of `elemsize` bytes
+    /// whose footer was written by the allocator.
     pub unsafe fn from_footer(base: usize, elemsize: usize) -> &'static TypeInfo {
         let word = (base + elemsize - FOOTER_BYTES) as *const *const TypeInfo;
         // SAFETY: per the contract, the footer holds a `&'static TypeInfo`.
         unsafe { &**word }
+    }
+}
+
+/// How objects of a type are laid out in the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// No Members and no Drop: a noscan span, never scanned.
+    Noscan,
+    /// Described by a pointer bitmap in a scan span (no footer).
+    Bitmap(u64),
+    /// Carries a TypeInfo footer (or a large span's type).
+    Typed,
+}
+
+/// Where the heap keeps the metadata of `T` (computed at compile time).
+pub const fn layout_of<T: Trace>() -> Layout {
+    if T::NO_MEMBERS && !needs_drop::<T>() {
+        return Layout::Noscan;
+    }
+    match T::MEMBER_WORDS {
+        Some(mask) if !needs_drop::<T>() && size_of::<T>() <= MAX_BITMAP_BYTES => {
+            Layout::Bitmap(mask)
+        }
+        _ => Layout::Typed,
+    }
+}
+
+/// The `TypeInfo` of a sized type.
+pub struct InfoOf<T>(PhantomData<T>);
+
+impl<T: Trace> InfoOf<T> {
+    /// The descriptor (promoted to a static by the compiler).
+    pub const INFO: TypeInfo = TypeInfo {
+        name: std::any::type_name::<T>,
+        size: size_of::<T>(),
+        trace: if T::NO_MEMBERS {
+            None
+        } else {
+            Some(trace_erased::<T>)
+        },
+        drop: if needs_drop::<T>() {
+            Some(drop_erased::<T>)
+        } else {
+            None
+        },
+    };
+}
+
+/// # Safety
+/// `p` points to a live, initialised `T`.
+unsafe fn trace_erased<T: Trace>(p: *const u8, tracer: &mut Tracer<'_>) {
+    // SAFETY: per the contract.
+    unsafe { (*(p as *const T)).trace(tracer) }
+}
+
+/// # Safety
+/// `p` points to an initialised `T` that is never used again.
+unsafe fn drop_erased<T>(p: *mut u8) {
+    // SAFETY: per the contract.
+    unsafe { std::ptr::drop_in_place(p as *mut T) }
+}
+
+/// Support for `#[derive(Trace)]`: folds one field into a struct's word
+/// mask. Not part of the stable API.
+#[doc(hidden)]
+pub const fn __fold_words(
+    acc: Option<u64>,
+    field_words: Option<u64>,
+    field_no_members: bool,
+    offset: usize,
+) -> Option<u64> {
+    if field_no_members {
+        return acc;
+    }
+    match (acc, field_words) {
+        (Some(acc), Some(words)) if offset % 8 == 0 && offset < MAX_BITMAP_BYTES => {
+            let shift = offset / 8;
+            if words.leading_zeros() < shift as u32 {
+                None
+            } else {
+                Some(acc | words << shift)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Support for `#[derive(Trace)]` on enums and tuples: no bitmap unless
+/// there is nothing to describe.
+#[doc(hidden)]
+pub const fn __words_if_plain(no_members: bool) -> Option<u64> {
+    if no_members {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+macro_rules! plain_data {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: the type holds no Member.
+        unsafe impl Trace for $t {
+            const NO_MEMBERS: bool = true;
+            const MEMBER_WORDS: Option<u64> = Some(0);
+            #[inline]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+        }
+    )*};
+}
+
+plain_data!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    Box<str>,
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicU8,
+    std::sync::atomic::AtomicU16,
+    std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicI8,
+    std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32,
+    std::sync::atomic::AtomicI64,
+    std::sync::atomic::AtomicIsize,
+    std::time::Duration,
+);
+
+// SAFETY: PhantomData holds nothing.
+unsafe impl<T: ?Sized> Trace for PhantomData<T> {
+    const NO_MEMBERS: bool = true;
+    const MEMBER_WORDS: Option<u64> = Some(0);
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+/// Compile-time rejection of std containers that hold Members.
+struct NoMembersIn<T>(PhantomData<T>);
+
+impl<T: Trace> NoMembersIn<T> {
+    const CHECK: bool = {
+        assert!(
+            T::NO_MEMBERS,
+            "gomem: a std container (Vec, Box, Cell, ...) may not hold Members: the collector cannot trace outside the GC heap; use gomem::Slice or gomem::Vector"
+        );
+        true
+    };
+}
+
+macro_rules! plain_container {
+    ($($t:ident),*) => {$(
+        // SAFETY: the const assertion makes it a compile error to use this
+        // impl for a `T` that holds Members, so the container holds none.
+        unsafe impl<T: Trace> Trace for $t<T> {
+            const NO_MEMBERS: bool = NoMembersIn::<T>::CHECK;
+            const MEMBER_WORDS: Option<u64> = Some(0);
+            #[inline]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+        }
+    )*};
+}
+
+type StdVec<T> = Vec<T>;
+type StdBox<T> = Box<T>;
+type StdCell<T> = Cell<T>;
+plain_container!(StdVec, StdBox, StdCell);
+
+// SAFETY: visits the Member of the Some variant; a bitmap only when the
+// payload has no Members (the discriminant makes offsets variant-dependent).
+unsafe impl<T: Trace> Trace for Option<T> {
+    const NO_MEMBERS: bool = T::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = __words_if_plain(T::NO_MEMBERS);
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        if let Some(v) = self {
+            v.trace(tracer);
+        }
+    }
+}
+
+const fn repeat_words<T: Trace>(n: usize) -> Option<u64> {
+    if T::NO_MEMBERS {
+        return Some(0);
+    }
+    let size = size_of::<T>();
+    let Some(words) = T::MEMBER_WORDS else {
+        return None;
+    };
+    if size % 8 != 0 || size * n > MAX_BITMAP_BYTES {
+        return None;
+    }
+    let mut acc = 0u64;
+    let mut i = 0;
+    while i < n {
+        acc |= words << (i * size / 8);
+        i += 1;
+    }
+    Some(acc)
+}
+
+// SAFETY: visits each element; the bitmap repeats the element's.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    const NO_MEMBERS: bool = T::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = repeat_words::<T>(N);
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        if !T::NO_MEMBERS {
+            for v in self {
+                v.trace(tracer);
+            }
+        }
+    }
+}
+
+macro_rules! tuple {
+    ($($name:ident $idx:tt),+) => {
+        // SAFETY: visits every field; a bitmap only when there are no Members.
+        unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
+            const NO_MEMBERS: bool = true $(&& $name::NO_MEMBERS)+;
+            const MEMBER_WORDS: Option<u64> = __words_if_plain(Self::NO_MEMBERS);
+            #[inline]
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                $(self.$idx.trace(tracer);)+
+            }
+        }
+    };
+}
+
+tuple!(A 0);
+tuple!(A 0, B 1);
+tuple!(A 0, B 1, C 2);
+tuple!(A 0, B 1, C 2, D 3);
+tuple!(A 0, B 1, C 2, D 3, E 4);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[allow(dead_code)]
+    struct Pair {
+        a: Member<u64>,
+        x: u64,
+        b: Member<u64>,
+    }
+
+    // SAFETY: hand-written like the derive would write it.
+    unsafe impl Trace for Pair {
+        const NO_MEMBERS: bool = false;
+        const MEMBER_WORDS: Option<u64> = {
+            let acc = __fold_words(
+                Some(0),
+                <Member<u64>>::MEMBER_WORDS,
+                false,
+                std::mem::offset_of!(Pair, a),
+            );
+            let acc = __fold_words(acc, u64::MEMBER_WORDS, true, std::mem::offset_of!(Pair, x));
+            __fold_words(
+                acc,
+                <Member<u64>>::MEMBER_WORDS,
+                false,
+                std::mem::offset_of!(Pair, b),
+            )
+        };
+        fn trace(&self, t: &mut Tracer<'_>) {
+            t.member(&self.a);
+            t.member(&self.b);
+        }
+    }
+
+    #[test]
+    fn layouts_follow_members_and_drop() {
+        assert_eq!(layout_of::<u64>(), Layout::Noscan);
+        assert_eq!(layout_of::<[u8; 100]>(), Layout::Noscan);
+        assert_eq!(layout_of::<String>(), Layout::Typed, "needs Drop");
+        assert_eq!(layout_of::<Member<u64>>(), Layout::Bitmap(1));
+        assert_eq!(layout_of::<[Member<u64>; 3]>(), Layout::Bitmap(0b111));
+        assert_eq!(layout_of::<Option<Member<u64>>>(), Layout::Typed);
+        assert_eq!(layout_of::<[Member<u64>; 65]>(), Layout::Typed, "> 512 B");
+        let words = Pair::MEMBER_WORDS.unwrap();
+        assert_eq!(words.count_ones(), 2);
+        assert!(matches!(layout_of::<Pair>(), Layout::Bitmap(_)));
+        assert_eq!(layout_of::<(u32, String)>(), Layout::Typed);
+    }
+
+    #[test]
+    fn fold_refuses_unaligned_or_overflowing_members() {
+        assert_eq!(__fold_words(Some(0), Some(1), false, 4), None);
+        assert_eq!(__fold_words(Some(0), Some(1), false, 512), None);
+        assert_eq!(__fold_words(Some(1), Some(1), false, 8), Some(0b11));
+        assert_eq!(__fold_words(None, Some(1), false, 8), None);
+        assert_eq!(__fold_words(Some(5), None, true, 8), Some(5));
+    }
+
+    #[test]
+    fn type_info_has_trace_and_drop_only_when_needed() {
+        let plain = &InfoOf::<u64>::INFO;
+        assert!(plain.trace.is_none() && plain.drop.is_none());
+        let s = &InfoOf::<String>::INFO;
+        assert!(s.trace.is_none() && s.drop.is_some());
+        let m = &InfoOf::<Option<Member<u64>>>::INFO;
+        assert!(m.trace.is_some() && m.drop.is_none());
     }
 }

@@ -17,7 +17,10 @@ fn slot_size(size: usize, kind: ObjectKind) -> usize {
         0
     } else if kind == ObjectKind::Noscan && size < 16 {
         size // tiny: several share a 16-byte block
-    } else if size <= MAX_SMALL_SIZE {
+    } else if kind == ObjectKind::Scan && size > 512 && size + 8 <= MAX_SMALL_SIZE {
+        // Scan objects above 512 B carry a type word in their slot.
+        CLASS_TO_SIZE[size_to_class(size + 8) as usize] as usize
+    } else if size <= MAX_SMALL_SIZE && !(kind == ObjectKind::Scan && size > 512) {
         CLASS_TO_SIZE[size_to_class(size) as usize] as usize
     } else {
         size.div_ceil(PAGE_SIZE) * PAGE_SIZE
@@ -75,13 +78,13 @@ proptest! {
     fn random_allocations_never_overlap_and_map_back(
         allocs in prop::collection::vec((size_strategy(), any::<bool>()), 1..600)
     ) {
-        let heap = Heap::new(Config::default());
+        let heap = Heap::new(no_gc());
         let id = heap.mheap().id;
-        let mut p = heap.raw_allocator();
+        let p = heap.attach();
         let mut live = BTreeMap::new();
         for (i, &(size, scan)) in allocs.iter().enumerate() {
             let kind = kind_of(scan);
-            let addr = p.alloc(size, kind).unwrap().as_ptr() as usize;
+            let addr = p.alloc_raw(size, kind).unwrap().as_ptr() as usize;
             check_object(addr, size, kind, id);
             // Fresh memory is zero, whatever the page held before.
             // SAFETY: the object is `size` bytes and ours.
@@ -109,25 +112,30 @@ proptest! {
         // class malloc, except tiny ones, which either start a new 16-byte
         // block (a class-2 malloc) or are carved from the current one.
         let c = &heap.mheap().counters;
-        let small = allocs.iter().filter(|&&(s, scan)| s > 0 && s <= MAX_SMALL_SIZE
-            && (scan || s >= 16)).count() as u64;
+        let small = allocs.iter().filter(|&&(s, scan)| s > 0 && (scan || s >= 16)
+            && if scan && s > 512 { s + 8 <= MAX_SMALL_SIZE } else { s <= MAX_SMALL_SIZE }).count() as u64;
         let tiny = allocs.iter().filter(|&&(s, scan)| s > 0 && s < 16 && !scan).count() as u64;
         let mallocs: u64 = c.by_class.iter().map(|k| k.mallocs.load(Ordering::Relaxed)).sum();
         prop_assert_eq!(mallocs - small + c.tiny_allocs.load(Ordering::Relaxed), tiny);
-        let large = allocs.iter().filter(|&&(s, _)| s > MAX_SMALL_SIZE).count() as u64;
+        let large = allocs.iter().filter(|&&(s, scan)| s > MAX_SMALL_SIZE
+            || scan && s > 512 && s + 8 > MAX_SMALL_SIZE).count() as u64;
         prop_assert_eq!(c.large_mallocs.load(Ordering::Relaxed), large);
     }
 }
 
+fn no_gc() -> Config {
+    Config::default().gc_percent(None)
+}
+
 #[test]
 fn tiny_objects_pack_into_shared_blocks() {
-    let heap = Heap::new(Config::default());
-    let mut p = heap.raw_allocator();
-    let a = p.alloc(8, ObjectKind::Noscan).unwrap().as_ptr() as usize;
-    let b = p.alloc(8, ObjectKind::Noscan).unwrap().as_ptr() as usize;
+    let heap = Heap::new(no_gc());
+    let p = heap.attach();
+    let a = p.alloc_raw(8, ObjectKind::Noscan).unwrap().as_ptr() as usize;
+    let b = p.alloc_raw(8, ObjectKind::Noscan).unwrap().as_ptr() as usize;
     assert_eq!(b, a + 8, "two 8-byte tiny objects share one block");
-    let c = p.alloc(3, ObjectKind::Noscan).unwrap().as_ptr() as usize;
-    let d = p.alloc(4, ObjectKind::Noscan).unwrap().as_ptr() as usize;
+    let c = p.alloc_raw(3, ObjectKind::Noscan).unwrap().as_ptr() as usize;
+    let d = p.alloc_raw(4, ObjectKind::Noscan).unwrap().as_ptr() as usize;
     assert_eq!(d % 4, 0);
     assert!(
         d >= c + 3 || d + 4 <= c,
@@ -138,31 +146,31 @@ fn tiny_objects_pack_into_shared_blocks() {
 }
 
 #[test]
-fn zero_sized_allocations_share_one_address() {
-    let heap = Heap::new(Config::default());
-    let mut p = heap.raw_allocator();
-    let a = p.alloc(0, ObjectKind::Scan).unwrap();
-    let b = p.alloc(0, ObjectKind::Noscan).unwrap();
-    assert_eq!(a, b);
-    assert_eq!(arena::heap_id_of(a.as_ptr() as usize), 0);
+fn zero_sized_raw_allocations_get_distinct_heap_addresses() {
+    let heap = Heap::new(no_gc());
+    let p = heap.attach();
+    let a = p.alloc_raw(0, ObjectKind::Noscan).unwrap();
+    let b = p.alloc_raw(0, ObjectKind::Noscan).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(arena::heap_id_of(a.as_ptr() as usize), heap.mheap().id);
 }
 
 #[test]
 fn impossible_sizes_and_refused_memory_are_errors_and_the_heap_survives() {
-    let heap = Heap::new(Config::default());
-    let mut p = heap.raw_allocator();
-    let keep = p.alloc(64, ObjectKind::Noscan).unwrap().as_ptr() as usize;
+    let heap = Heap::new(no_gc());
+    let p = heap.attach();
+    let keep = p.alloc_raw(64, ObjectKind::Noscan).unwrap().as_ptr() as usize;
     // SAFETY: a 64-byte object we own.
     unsafe { (keep as *mut u64).write(0xfeed) };
-    let e = p.alloc(usize::MAX, ObjectKind::Noscan).unwrap_err();
+    let e = p.alloc_raw(usize::MAX, ObjectKind::Noscan).unwrap_err();
     assert!(e.to_string().contains("larger than the heap"), "{e}");
     heap.inject_reserve_failures(1);
-    let e = p.alloc(100 << 20, ObjectKind::Noscan).unwrap_err();
+    let e = p.alloc_raw(100 << 20, ObjectKind::Noscan).unwrap_err();
     assert!(e.to_string().contains("refused"), "{e}");
     heap.inject_commit_failures(1);
-    assert!(p.alloc(8 << 20, ObjectKind::Noscan).is_err());
+    assert!(p.alloc_raw(8 << 20, ObjectKind::Noscan).is_err());
     // Memory is back: everything works, nothing was lost.
-    let big = p.alloc(100 << 20, ObjectKind::Noscan).unwrap();
+    let big = p.alloc_raw(100 << 20, ObjectKind::Noscan).unwrap();
     assert_eq!(big.as_ptr() as usize % PAGE_SIZE, 0);
     // SAFETY: the object is still allocated.
     assert_eq!(unsafe { (keep as *const u64).read() }, 0xfeed);
@@ -170,12 +178,12 @@ fn impossible_sizes_and_refused_memory_are_errors_and_the_heap_survives() {
 
 #[test]
 fn hard_limit_refuses_growth_with_an_error() {
-    let heap = Heap::new(Config::default().hard_memory_limit(Some(16 << 20)));
-    let mut p = heap.raw_allocator();
-    p.alloc(32, ObjectKind::Noscan).unwrap();
+    let heap = Heap::new(no_gc().hard_memory_limit(Some(16 << 20)));
+    let p = heap.attach();
+    p.alloc_raw(32, ObjectKind::Noscan).unwrap();
     let mut n = 0usize;
     let err = loop {
-        match p.alloc(1 << 20, ObjectKind::Noscan) {
+        match p.alloc_raw(1 << 20, ObjectKind::Noscan) {
             Ok(_) => n += 1,
             Err(e) => break e,
         }
@@ -183,31 +191,33 @@ fn hard_limit_refuses_growth_with_an_error() {
     assert!(err.to_string().contains("hard memory limit"), "{err}");
     assert!((8..=16).contains(&n), "{n} MiB fit under a 16 MiB limit");
     // Small allocations still work from the span already cached.
-    p.alloc(32, ObjectKind::Noscan).unwrap();
+    p.alloc_raw(32, ObjectKind::Noscan).unwrap();
 }
 
 #[test]
 fn threads_allocate_through_their_own_ps_and_central_lists_stay_consistent() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 60_000;
-    let heap = Heap::new(Config::default());
-    let sizes = [8usize, 16, 24, 48, 64, 128, 512, 1024, 4096];
+    let heap = Heap::new(no_gc());
+    let sizes = [8usize, 16, 24, 48, 64, 128, 512, 504, 256];
     let results: Vec<Vec<(usize, usize)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let heap = heap.clone();
                 s.spawn(move || {
-                    let mut p = heap.raw_allocator();
+                    let mut p = heap.attach();
                     let mut mine = Vec::with_capacity(PER_THREAD);
                     for i in 0..PER_THREAD {
                         let size = sizes[(i * 7 + t) % sizes.len()];
-                        let addr = p.alloc(size, ObjectKind::Scan).unwrap().as_ptr() as usize;
+                        let addr = p.alloc_raw(size, ObjectKind::Scan).unwrap().as_ptr() as usize;
                         let stamp = (t << 32 | i) as u64;
                         // SAFETY: each object is at least 8 bytes and ours.
                         unsafe { (addr as *mut u64).write(stamp) };
                         mine.push((addr, size));
                         if i % 10_000 == 0 {
-                            p.release_cache();
+                            // Go idle and back: the P keeps its caches,
+                            // the collector may adopt phases for it.
+                            p.blocking(|| ());
                         }
                     }
                     mine

@@ -103,6 +103,7 @@ impl MCache {
         self.count_at_cache[spc.index()] = span.alloc_count() as u32;
         let free = (span.nelems - span.alloc_count()) * span.elemsize;
         heap.counters.heap_live.fetch_add(free, Ordering::Relaxed);
+        heap.note_heap_growth();
         if !span.next_free_index() {
             unreachable!("mcentral handed out a full span");
         }

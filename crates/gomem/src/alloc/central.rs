@@ -144,6 +144,15 @@ impl MCentral {
 
     /// Sweeps unswept spans of this class until one has room.
     fn sweep_for_space(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+        // Announce the sweeper before taking any span, so that sweep
+        // completion (no unswept span, then no sweeper) never misses one.
+        heap.sweepers.fetch_add(1, Ordering::SeqCst);
+        let found = self.sweep_for_space_counted(heap, sg);
+        heap.sweepers.fetch_sub(1, Ordering::SeqCst);
+        found
+    }
+
+    fn sweep_for_space_counted(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
         let unswept = 1 - swept_index(sg);
         for _ in 0..SPAN_BUDGET {
             let s = self.partial[unswept]

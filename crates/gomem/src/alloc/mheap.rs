@@ -169,6 +169,16 @@ pub struct MHeap {
     pub counters: HeapCounters,
     /// Optional hard limit on committed bytes (0 = none).
     pub hard_limit: AtomicUsize,
+    /// Threads sweeping right now (sweep completion waits for zero).
+    pub sweepers: AtomicUsize,
+    /// `heap_live` at which the next cycle should start (the pacer's trigger).
+    pub gc_trigger: AtomicUsize,
+    /// Set once the trigger was crossed, until the collector starts a cycle.
+    pub cycle_wanted: std::sync::atomic::AtomicBool,
+    /// Weak handles of this heap's objects, cleared by the sweeper.
+    pub weaks: crate::gc::weak::WeakTable,
+    /// The collector's coordinator thread, to wake when the trigger is crossed.
+    pub coordinator: std::sync::OnceLock<std::thread::Thread>,
     central: Box<[CachePadded<MCentral>]>,
     empty_span: Box<MSpan>,
     locked: Mutex<Locked>,
@@ -195,6 +205,11 @@ impl MHeap {
             faults: Faults::default(),
             counters: HeapCounters::default(),
             hard_limit: AtomicUsize::new(0),
+            sweepers: AtomicUsize::new(0),
+            gc_trigger: AtomicUsize::new(usize::MAX),
+            cycle_wanted: std::sync::atomic::AtomicBool::new(false),
+            coordinator: std::sync::OnceLock::new(),
+            weaks: Default::default(),
             central,
             empty_span: Box::new(MSpan::empty()),
             locked: Mutex::new(Locked {
@@ -235,6 +250,20 @@ impl MHeap {
     /// The placeholder span every mcache slot starts with.
     pub fn empty_span(&self) -> NonNull<MSpan> {
         NonNull::from(&*self.empty_span)
+    }
+
+    /// Called when `heap_live` grew (a refill, a large object): wakes the
+    /// collector once the pacer's trigger is crossed.
+    #[inline]
+    pub fn note_heap_growth(&self) {
+        let live = self.counters.heap_live.load(Ordering::Relaxed);
+        if live >= self.gc_trigger.load(Ordering::Relaxed)
+            && !self.cycle_wanted.swap(true, Ordering::AcqRel)
+        {
+            if let Some(t) = self.coordinator.get() {
+                t.unpark();
+            }
+        }
     }
 
     /// Pages needed for `bytes`, or `TooLarge`.
@@ -442,6 +471,7 @@ impl MHeap {
     /// it as swept and hands it back to the caller to place.
     pub fn sweep_owned(&self, s: SpanPtr, sg: u32, keep_empty: bool) -> Option<SpanPtr> {
         let span = s.span();
+        self.weaks.clear_dead(span, sg);
         crate::gc::sweep::finalize_dead(span);
         let freed = span.sweep_bits();
         self.count_frees(span, freed);

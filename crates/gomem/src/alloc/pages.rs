@@ -120,6 +120,9 @@ const LOG_FANOUT: u32 = 4;
 /// Children per tree node. 16 keeps a node's summaries within a few cache
 /// lines while keeping a 1 TiB heap at five levels.
 const FANOUT: usize = 1 << LOG_FANOUT;
+/// Most pages the heap may hold (2^32 - 1 pages, about 32 TiB), so that
+/// every page count and summary fits in a `u32`.
+const MAX_PAGES: usize = u32::MAX as usize;
 
 /// One chunk's bitmap: a bit per page, as `u64` words, low page in bit 0.
 type Bits = [u64; CHUNK_WORDS];
@@ -163,27 +166,80 @@ impl Sum {
     };
 }
 
+/// The summaries of a node's children, stored column-wise so the common
+/// merge below is a straight-line max over three small arrays. Fields are
+/// `u32`: no count can exceed the heap's page total, which `grow` caps at
+/// [`MAX_PAGES`].
+#[derive(Clone, Copy)]
+struct Sums {
+    start: [u32; FANOUT],
+    max: [u32; FANOUT],
+    end: [u32; FANOUT],
+}
+
+impl Sums {
+    /// All children in use (or never grown).
+    const NONE: Sums = Sums {
+        start: [0; FANOUT],
+        max: [0; FANOUT],
+        end: [0; FANOUT],
+    };
+
+    fn get(&self, i: usize) -> Sum {
+        Sum {
+            start: self.start[i] as usize,
+            max: self.max[i] as usize,
+            end: self.end[i] as usize,
+        }
+    }
+
+    /// Stores child `i`'s summary; returns whether it changed.
+    fn set(&mut self, i: usize, s: Sum) -> bool {
+        let (start, max, end) = (s.start as u32, s.max as u32, s.end as u32);
+        let changed = self.start[i] != start || self.max[i] != max || self.end[i] != end;
+        self.start[i] = start;
+        self.max[i] = max;
+        self.end[i] = end;
+        changed
+    }
+}
+
 /// Combines the summaries of consecutive children, each `width` pages wide,
 /// into the summary of their parent.
-fn merge(sums: &[Sum; FANOUT], width: usize) -> Sum {
+fn merge(s: &Sums, width: usize) -> Sum {
+    // Only wholly free children let a run pass through a child; without
+    // them every run is inside one child or straddles one boundary.
+    let any_full = s.start.iter().any(|&x| x as usize == width);
+    if !any_full {
+        let mut max = s.max[0];
+        for i in 1..FANOUT {
+            max = max.max(s.max[i]).max(s.end[i - 1] + s.start[i]);
+        }
+        return Sum {
+            start: s.start[0] as usize,
+            max: max as usize,
+            end: s.end[FANOUT - 1] as usize,
+        };
+    }
     let mut start = 0;
     let mut in_prefix = true;
     let mut max = 0;
     // Counted pages that reach the boundary before the current child.
     let mut run = 0;
-    for s in sums {
-        if s.start == width {
+    for i in 0..FANOUT {
+        let c = s.get(i);
+        if c.start == width {
             run += width;
             if in_prefix {
                 start += width;
             }
         } else {
             if in_prefix {
-                start += s.start;
+                start += c.start;
                 in_prefix = false;
             }
-            max = max.max(run + s.start).max(s.max);
-            run = s.end;
+            max = max.max(run + c.start).max(c.max);
+            run = c.end;
         }
     }
     Sum {
@@ -208,12 +264,19 @@ fn summarize(mask: &Bits) -> Sum {
             continue;
         }
         let low = x.trailing_ones() as usize;
+        let high = x.leading_ones() as usize;
         if in_prefix {
             start += low;
             in_prefix = false;
         }
-        max = max.max(run + low).max(longest_ones(x));
-        run = x.leading_ones() as usize;
+        max = max.max(run + low);
+        // The runs strictly inside the word hold `inner` set bits between
+        // them; only if that beats `max` is the exact search worth it.
+        let inner = x.count_ones() as usize - low - high;
+        if inner > max {
+            max = max.max(longest_ones(x));
+        }
+        run = high;
     }
     Sum {
         start,
@@ -312,18 +375,18 @@ fn reversed(mask: &Bits) -> Bits {
     out
 }
 
-/// Number of consecutive set bits of `mask` just below bit `top`
-/// (`1 <= top <= 512`), i.e. bits `top - k .. top`.
-fn ones_below(mask: &Bits, top: usize) -> usize {
+/// Number of consecutive set bits just below bit `top` (`1 <= top <= 512`)
+/// of the chunk bitmap whose words `word(i)` returns.
+fn ones_below(word: impl Fn(usize) -> u64, top: usize) -> usize {
     let mut count = 0;
     let mut w = (top - 1) / 64;
     // Bits of the top word that lie below `top`.
     let mut width = top - w * 64;
     loop {
         let x = if width == 64 {
-            mask[w]
+            word(w)
         } else {
-            mask[w] << (64 - width)
+            word(w) << (64 - width)
         };
         let k = (x.leading_ones() as usize).min(width);
         count += k;
@@ -333,6 +396,26 @@ fn ones_below(mask: &Bits, top: usize) -> usize {
         w -= 1;
         width = 64;
     }
+}
+
+/// Number of consecutive set bits from bit `from` upwards (`from < 512`) of
+/// the chunk bitmap whose words `word(i)` returns.
+fn ones_above(word: impl Fn(usize) -> u64, from: usize) -> usize {
+    let mut w = from / 64;
+    let width = 64 - from % 64;
+    let mut count = ((word(w) >> (from % 64)).trailing_ones() as usize).min(width);
+    if count < width {
+        return count;
+    }
+    while w + 1 < CHUNK_WORDS {
+        w += 1;
+        let k = word(w).trailing_ones() as usize;
+        count += k;
+        if k < 64 {
+            break;
+        }
+    }
+    count
 }
 
 /// Calls `f(word, mask)` for each word that the bit range `lo..hi` touches.
@@ -379,6 +462,24 @@ impl Chunk {
             *o = !a & !s;
         }
         m
+    }
+
+    /// Word `w` of the bitmap of `view` ([`FREE`] or [`DIRTY`]).
+    fn word(&self, view: usize, w: usize) -> u64 {
+        if view == FREE {
+            !self.alloc[w]
+        } else {
+            !self.alloc[w] & !self.scav[w]
+        }
+    }
+
+    /// The bitmap of `view` ([`FREE`] or [`DIRTY`]): set bit = counted page.
+    fn mask(&self, view: usize) -> Bits {
+        if view == FREE {
+            self.free_mask()
+        } else {
+            self.dirty_mask()
+        }
     }
 
     /// Pages `lo..hi` join the heap: free and clean.
@@ -436,12 +537,20 @@ enum Kids {
 /// A node of the summary tree. A node at level `l` has children of
 /// `FANOUT^l` chunks each.
 struct Node {
-    /// Free-page summary of each child.
-    free: [Sum; FANOUT],
-    /// Free-and-dirty summary of each child.
-    dirty: [Sum; FANOUT],
+    /// Each child's summary, per view ([`FREE`], [`DIRTY`]).
+    sums: [Sums; 2],
+    /// This node's own summary per view: the merge of `sums` (the parent
+    /// holds a copy). Kept here so a node can patch it without the parent
+    /// having to pass anything down or receive more than a flag back.
+    own: [Sum; 2],
+    /// Bit `i` set iff child `i`'s two summaries differ. In a busy heap most
+    /// free pages are dirty and the views agree; then the dirty summaries
+    /// need no work of their own.
+    differ: u64,
     kids: Kids,
 }
+
+const _: () = assert!(FANOUT <= 64, "Node::differ has a bit per child");
 
 impl Node {
     /// An empty node (nothing grown below it) at `level`.
@@ -452,29 +561,209 @@ impl Node {
             Kids::Nodes(Box::new(std::array::from_fn(|_| None)))
         };
         Node {
-            free: [Sum::NONE; FANOUT],
-            dirty: [Sum::NONE; FANOUT],
+            sums: [Sums::NONE; 2],
+            own: [Sum::NONE; 2],
+            differ: 0,
             kids,
         }
     }
 }
 
-/// Pages covered by one child of a node at `level`.
-fn child_pages(level: u32) -> usize {
-    CHUNK_PAGES << (LOG_FANOUT * level)
+/// Stores child `i`'s new summary in `sums`, noting a change in `delta`.
+fn store(sums: &mut Sums, i: usize, new: Sum, delta: &mut Delta) {
+    let old = sums.get(i);
+    if sums.set(i, new) {
+        delta.add(i, old);
+    }
 }
 
-/// Returned by [`update`]: the free summary of the subtree changed.
-const FREE_CHANGED: u8 = 1;
-/// Returned by [`update`]: the dirty summary of the subtree changed.
-const DIRTY_CHANGED: u8 = 2;
+/// Refreshes bit `i` of a node's `differ` mask from its summaries.
+fn note_differ(sums: &[Sums; 2], differ: &mut u64, i: usize) {
+    let [f, d] = sums;
+    if f.start[i] == d.start[i] && f.max[i] == d.max[i] && f.end[i] == d.end[i] {
+        *differ &= !(1 << i);
+    } else {
+        *differ |= 1 << i;
+    }
+}
+
+/// log2 of the pages covered by one child of a node at `level`. Indexing
+/// uses shifts by this, never division: the divisor is not a constant, and
+/// a 64-bit `div` on every level would cost more than the rest of the walk.
+fn child_shift(level: u32) -> u32 {
+    LOG_CHUNK_PAGES + LOG_FANOUT * level
+}
+
+/// Pages covered by one child of a node at `level`.
+fn child_pages(level: u32) -> usize {
+    1 << child_shift(level)
+}
+
+/// Index of the free-page view in per-view arrays.
+const FREE: usize = 0;
+/// Index of the free-and-dirty view (what the scavenger looks for).
+const DIRTY: usize = 1;
+
+/// How one operation changes a view's set of counted pages. Every
+/// operation only adds pages to a view or only removes them (alloc removes
+/// free and dirty pages, free adds both, grow adds free ones, scavenge
+/// removes dirty ones), so summaries can be patched instead of recomputed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Dir {
+    /// The view does not change.
+    Same,
+    /// Pages leave the view.
+    Fewer,
+    /// Pages join the view.
+    More,
+}
+
+/// Which children of a node changed their summary in one view.
+#[derive(Clone, Copy, Debug)]
+enum Delta {
+    None,
+    /// Exactly child `idx`, whose summary used to be `old`.
+    One {
+        idx: usize,
+        old: Sum,
+    },
+    Many,
+}
+
+impl Delta {
+    fn add(&mut self, idx: usize, old: Sum) {
+        *self = match *self {
+            Delta::None => Delta::One { idx, old },
+            _ => Delta::Many,
+        };
+    }
+}
+
+/// The summary of `chunk` in `view` after the view's bits `lo..hi` were all
+/// set (`More`) or all cleared (`Fewer`; some may have been clear already),
+/// given the summary `old` from before. Looks only at the bits next to the
+/// range unless the change may have shortened the longest run.
+fn patch_chunk(chunk: &Chunk, view: usize, old: Sum, lo: usize, hi: usize, dir: Dir) -> Sum {
+    let word = |w| chunk.word(view, w);
+    let below = if lo == 0 { 0 } else { ones_below(word, lo) };
+    let above = if hi == CHUNK_PAGES {
+        0
+    } else {
+        ones_above(word, hi)
+    };
+    if dir == Dir::More {
+        // The range joined the runs on either side of it into one.
+        let run = below + (hi - lo) + above;
+        return Sum {
+            start: if below == lo { run } else { old.start },
+            max: old.max.max(run),
+            end: if above == CHUNK_PAGES - hi {
+                run
+            } else {
+                old.end
+            },
+        };
+    }
+    // Every run that lost pages lay within `lo - below .. hi + above`; if
+    // even that is shorter than the longest run, the longest is elsewhere.
+    if below + (hi - lo) + above < old.max {
+        Sum {
+            start: old.start.min(lo),
+            max: old.max,
+            end: old.end.min(CHUNK_PAGES - hi),
+        }
+    } else {
+        summarize(&chunk.mask(view))
+    }
+}
+
+/// The summary of a node whose only changed child is `i`: `old` is the
+/// node's summary before, `old_child` the child's. Reads child `i` and its
+/// neighbours up to the first one not wholly counted on each side; returns
+/// `None` when the longest run may have shrunk and only a full [`merge`]
+/// can tell.
+fn patch_node(s: &Sums, width: usize, old: Sum, i: usize, old_child: Sum, dir: Dir) -> Option<Sum> {
+    // Counted pages reaching child i from the left, and whether they start
+    // at the node's first page; likewise to the right.
+    let mut left = 0;
+    let mut from_first = true;
+    for j in (0..i).rev() {
+        if s.start[j] as usize == width {
+            left += width;
+        } else {
+            left += s.end[j] as usize;
+            from_first = false;
+            break;
+        }
+    }
+    let mut right = 0;
+    let mut to_last = true;
+    for j in i + 1..FANOUT {
+        if s.start[j] as usize == width {
+            right += width;
+        } else {
+            right += s.start[j] as usize;
+            to_last = false;
+            break;
+        }
+    }
+    // The longest run that involves child `c`.
+    let involving = |c: Sum| {
+        if c.start == width {
+            left + width + right
+        } else {
+            c.max.max(left + c.start).max(c.end + right)
+        }
+    };
+    let c = s.get(i);
+    let max = if dir == Dir::More {
+        old.max.max(involving(c))
+    } else if involving(old_child) < old.max {
+        // The longest run never involved child i, so it is untouched.
+        old.max
+    } else {
+        return None;
+    };
+    let full = c.start == width;
+    let start = match (from_first, full) {
+        (false, _) => old.start,
+        (true, true) => left + width + right,
+        (true, false) => left + c.start,
+    };
+    let end = match (to_last, full) {
+        (false, _) => old.end,
+        (true, true) => left + width + right,
+        (true, false) => c.end + right,
+    };
+    Some(Sum { start, max, end })
+}
+
+/// A node's summary in one view after its children changed as `delta`
+/// says (`old` is the summary before).
+fn resummarize(s: &Sums, width: usize, old: Sum, delta: Delta, dir: Dir) -> Sum {
+    match delta {
+        Delta::None => old,
+        Delta::One {
+            idx,
+            old: old_child,
+        } => patch_node(s, width, old, idx, old_child, dir).unwrap_or_else(|| merge(s, width)),
+        Delta::Many => merge(s, width),
+    }
+}
+
+/// Returned by [`update`]: the node's free summary changed.
+const FREE_CHANGED: u8 = 1 << FREE;
+/// Returned by [`update`]: the node's dirty summary changed.
+const DIRTY_CHANGED: u8 = 1 << DIRTY;
 
 /// Applies `op(chunk, lo, hi)` to the part `lo..hi` (chunk-relative bits) of
 /// every chunk that the page range `p0..p1` overlaps under `node` (level
-/// `level`, first page `base`), refreshing the summaries on the way back up.
-/// With `create`, missing subtrees are made (for `grow`); otherwise a missing
-/// subtree is a bug in the caller's range check. Returns which of the node's
-/// own summaries may have changed.
+/// `level`, first page `base`), and brings the summaries of `node` and
+/// everything below it up to date; `dirs` says how `op` changes each view.
+/// With `create`, missing subtrees are made (for `grow`); otherwise a
+/// missing subtree is a bug in the caller's range check. Returns which of
+/// `node`'s own summaries changed (`FREE_CHANGED`, `DIRTY_CHANGED`).
+#[allow(clippy::too_many_arguments)]
 fn update<Op: FnMut(&mut Chunk, usize, usize)>(
     node: &mut Node,
     level: u32,
@@ -482,32 +771,39 @@ fn update<Op: FnMut(&mut Chunk, usize, usize)>(
     p0: usize,
     p1: usize,
     create: bool,
+    dirs: [Dir; 2],
     op: &mut Op,
 ) -> u8 {
     let cp = child_pages(level);
-    let first = (p0.max(base) - base) / cp;
-    let last = ((p1 - base - 1) / cp).min(FANOUT - 1);
-    let mut changed = 0;
+    let shift = child_shift(level);
+    let first = (p0.max(base) - base) >> shift;
+    let last = ((p1 - base - 1) >> shift).min(FANOUT - 1);
+    let mut dfree = Delta::None;
+    let mut ddirty = Delta::None;
     match &mut node.kids {
         Kids::Chunks(chunks) => {
-            for i in first..=last {
+            for (i, c) in chunks.iter_mut().enumerate().take(last + 1).skip(first) {
                 let cb = base + i * CHUNK_PAGES;
-                let c = &mut chunks[i];
-                op(c, p0.max(cb) - cb, p1.min(cb + CHUNK_PAGES) - cb);
-                let f = summarize(&c.free_mask());
-                let d = summarize(&c.dirty_mask());
-                if f != node.free[i] {
-                    node.free[i] = f;
-                    changed |= FREE_CHANGED;
+                let (lo, hi) = (p0.max(cb) - cb, p1.min(cb + CHUNK_PAGES) - cb);
+                op(c, lo, hi);
+                let [free, dirty] = &mut node.sums;
+                if dirs[FREE] != Dir::Same {
+                    let new = patch_chunk(c, FREE, free.get(i), lo, hi, dirs[FREE]);
+                    store(free, i, new, &mut dfree);
                 }
-                if d != node.dirty[i] {
-                    node.dirty[i] = d;
-                    changed |= DIRTY_CHANGED;
+                if dirs[DIRTY] != Dir::Same {
+                    let new = if dirs[FREE] != Dir::Same && c.scav == [0; CHUNK_WORDS] {
+                        // No clean pages: the dirty view is the free view.
+                        free.get(i)
+                    } else {
+                        patch_chunk(c, DIRTY, dirty.get(i), lo, hi, dirs[DIRTY])
+                    };
+                    store(dirty, i, new, &mut ddirty);
                 }
+                note_differ(&node.sums, &mut node.differ, i);
             }
         }
         Kids::Nodes(kids) => {
-            let sub = child_pages(level - 1);
             for (i, slot) in kids.iter_mut().enumerate().take(last + 1).skip(first) {
                 let child = if create {
                     slot.get_or_insert_with(|| Box::new(Node::new(level - 1)))
@@ -515,25 +811,26 @@ fn update<Op: FnMut(&mut Chunk, usize, usize)>(
                     slot.as_mut()
                         .expect("page allocator: range reaches memory never grown")
                 };
-                let c = update(child, level - 1, base + i * cp, p0, p1, create, op);
-                if c & FREE_CHANGED != 0 {
-                    let s = merge(&child.free, sub);
-                    if s != node.free[i] {
-                        node.free[i] = s;
-                        changed |= FREE_CHANGED;
-                    }
-                }
-                if c & DIRTY_CHANGED != 0 {
-                    let s = merge(&child.dirty, sub);
-                    if s != node.dirty[i] {
-                        node.dirty[i] = s;
-                        changed |= DIRTY_CHANGED;
-                    }
+                let changed = update(child, level - 1, base + i * cp, p0, p1, create, dirs, op);
+                if changed != 0 {
+                    let [free, dirty] = &mut node.sums;
+                    store(free, i, child.own[FREE], &mut dfree);
+                    store(dirty, i, child.own[DIRTY], &mut ddirty);
+                    note_differ(&node.sums, &mut node.differ, i);
                 }
             }
         }
     }
-    changed
+    let old = node.own;
+    node.own[FREE] = resummarize(&node.sums[FREE], cp, old[FREE], dfree, dirs[FREE]);
+    node.own[DIRTY] = if dirs[FREE] != Dir::Same && node.differ == 0 {
+        // The views agree child by child, so they agree here.
+        node.own[FREE]
+    } else {
+        resummarize(&node.sums[DIRTY], cp, old[DIRTY], ddirty, dirs[DIRTY])
+    };
+    u8::from(node.own[FREE] != old[FREE]) * FREE_CHANGED
+        | u8::from(node.own[DIRTY] != old[DIRTY]) * DIRTY_CHANGED
 }
 
 /// The page allocator: see the module docs.
@@ -544,10 +841,9 @@ pub struct PageAlloc {
     height: u32,
     /// First chunk the root covers (a multiple of `FANOUT^height`).
     root_base: usize,
-    /// Free summary of the whole tree.
-    root_free: Sum,
-    /// Free-and-dirty summary of the whole tree.
-    root_dirty: Sum,
+    /// Summary of the whole tree, per view ([`FREE`], [`DIRTY`]): a copy of
+    /// the root's `own`, so an empty allocator needs no root.
+    root_sum: [Sum; 2],
     /// Page number below which every grown page is in use (`usize::MAX`
     /// while nothing is free).
     search: usize,
@@ -573,7 +869,7 @@ impl fmt::Debug for PageAlloc {
             .field("total_pages", &self.total)
             .field("free_pages", &self.free)
             .field("scavenged_pages", &self.scavenged)
-            .field("largest_free_run", &self.root_free.max)
+            .field("largest_free_run", &self.root_sum[FREE].max)
             .field("ranges", &self.ranges.len())
             .field("height", &self.height)
             .finish()
@@ -587,8 +883,7 @@ impl PageAlloc {
             root: None,
             height: 0,
             root_base: 0,
-            root_free: Sum::NONE,
-            root_dirty: Sum::NONE,
+            root_sum: [Sum::NONE; 2],
             search: usize::MAX,
             ranges: BTreeMap::new(),
             total: 0,
@@ -604,8 +899,9 @@ impl PageAlloc {
     ///
     /// # Panics
     ///
-    /// If `addr` is not page-aligned, the range wraps the address space, or
-    /// it overlaps memory grown before.
+    /// If `addr` is not page-aligned, the range wraps the address space,
+    /// it overlaps memory grown before, or the heap would exceed 2^32 - 1
+    /// pages (32 TiB).
     pub fn grow(&mut self, addr: usize, npages: usize) {
         if npages == 0 {
             return;
@@ -630,6 +926,12 @@ impl PageAlloc {
                 e << PAGE_SHIFT
             );
         }
+        assert!(
+            self.total
+                .checked_add(npages)
+                .is_some_and(|t| t <= MAX_PAGES),
+            "PageAlloc::grow: the heap would exceed {MAX_PAGES} pages"
+        );
         // Record the range, merging with neighbours it touches.
         let mut start = p0;
         let mut end = p1;
@@ -644,7 +946,9 @@ impl PageAlloc {
         self.ranges.insert(start, end);
 
         self.cover(p0 >> LOG_CHUNK_PAGES, (p1 - 1) >> LOG_CHUNK_PAGES);
-        self.update_range(p0, p1, true, |c, lo, hi| c.grow(lo, hi));
+        self.update_range(p0, p1, true, [Dir::More, Dir::Same], |c, lo, hi| {
+            c.grow(lo, hi)
+        });
         self.total += npages;
         self.free += npages;
         self.scavenged += npages;
@@ -663,9 +967,13 @@ impl PageAlloc {
         assert!(npages > 0, "PageAlloc::alloc: zero pages requested");
         let (start, lower) = self.find(npages)?;
         let mut clean = 0;
-        self.update_range(start, start + npages, false, |c, lo, hi| {
-            clean += c.take(lo, hi)
-        });
+        self.update_range(
+            start,
+            start + npages,
+            false,
+            [Dir::Fewer, Dir::Fewer],
+            |c, lo, hi| clean += c.take(lo, hi),
+        );
         // `lower` was at most the first free page; if the run began there,
         // everything up to the run's end is now in use.
         self.search = if lower == start {
@@ -709,7 +1017,7 @@ impl PageAlloc {
             inside,
             "PageAlloc::free: [{addr:#x}, +{npages} pages) is outside the heap"
         );
-        self.update_range(p0, p1, false, |c, lo, hi| {
+        self.update_range(p0, p1, false, [Dir::More, Dir::More], |c, lo, hi| {
             assert!(
                 c.give_back(lo, hi),
                 "PageAlloc::free: double free of [{addr:#x}, +{npages} pages): some page is already free"
@@ -745,7 +1053,9 @@ impl PageAlloc {
             debug_assert!(n >= min_run, "summary promised a longer dirty run");
             let start = end - n;
             release(start << PAGE_SHIFT, n);
-            self.update_range(start, end, false, |c, lo, hi| c.scavenge(lo, hi));
+            self.update_range(start, end, false, [Dir::Same, Dir::Fewer], |c, lo, hi| {
+                c.scavenge(lo, hi)
+            });
             self.scavenged += n;
             done += n;
         }
@@ -778,7 +1088,7 @@ impl PageAlloc {
 
     /// Length in pages of the longest run of free pages (O(1)).
     pub fn largest_free_run(&self) -> usize {
-        self.root_free.max
+        self.root_sum[FREE].max
     }
 
     /// Pages of the root's span.
@@ -807,13 +1117,15 @@ impl PageAlloc {
             let new_base = self.root_base & !(new_span - 1);
             let idx = (self.root_base - new_base) / span;
             let mut top = Node::new(self.height);
-            top.free[idx] = self.root_free;
-            top.dirty[idx] = self.root_dirty;
+            for v in [FREE, DIRTY] {
+                top.sums[v].set(idx, self.root_sum[v]);
+                top.own[v] = merge(&top.sums[v], span << LOG_CHUNK_PAGES);
+            }
+            self.root_sum = top.own;
+            note_differ(&top.sums, &mut top.differ, idx);
             if let Kids::Nodes(kids) = &mut top.kids {
                 kids[idx] = self.root.take();
             }
-            self.root_free = merge(&top.free, span << LOG_CHUNK_PAGES);
-            self.root_dirty = merge(&top.dirty, span << LOG_CHUNK_PAGES);
             self.root = Some(Box::new(top));
             self.height += 1;
             self.root_base = new_base;
@@ -821,31 +1133,26 @@ impl PageAlloc {
     }
 
     /// Runs `op` over the chunks of page range `p0..p1` (see [`update`]) and
-    /// refreshes the root summaries.
+    /// brings every summary up to date.
     fn update_range(
         &mut self,
         p0: usize,
         p1: usize,
         create: bool,
+        dirs: [Dir; 2],
         mut op: impl FnMut(&mut Chunk, usize, usize),
     ) {
         let level = self.height - 1;
         let base = self.root_base << LOG_CHUNK_PAGES;
-        let width = child_pages(level);
         let root = self.root.as_mut().expect("page allocator has no pages");
-        let changed = update(root, level, base, p0, p1, create, &mut op);
-        if changed & FREE_CHANGED != 0 {
-            self.root_free = merge(&root.free, width);
-        }
-        if changed & DIRTY_CHANGED != 0 {
-            self.root_dirty = merge(&root.dirty, width);
-        }
+        update(root, level, base, p0, p1, create, dirs, &mut op);
+        self.root_sum = root.own;
     }
 
     /// First fit for `n` pages: returns the run's first page and a lower
     /// bound on the first free page (a new search hint, at least `search`).
     fn find(&self, n: usize) -> Option<(usize, usize)> {
-        if self.root_free.max < n {
+        if self.root_sum[FREE].max < n {
             return None;
         }
         let hint = self.search;
@@ -860,12 +1167,16 @@ impl PageAlloc {
             let cp = child_pages(level);
             // Children wholly below the hint are full: skip them, and nothing
             // free reaches the first one scanned from its left.
-            let first = if hint > base { (hint - base) / cp } else { 0 };
+            let first = if hint > base {
+                (hint - base) >> child_shift(level)
+            } else {
+                0
+            };
             let mut run = 0;
             let mut first_free = None;
             let mut descend = None;
             for i in first..FANOUT {
-                let s = node.free[i];
+                let s = node.sums[FREE].get(i);
                 if s.max == 0 {
                     run = 0;
                     continue;
@@ -915,7 +1226,7 @@ impl PageAlloc {
     /// just past its end. Mirrors [`find`](Self::find), scanning right to
     /// left with the carry coming from the right.
     fn find_last_dirty(&self, m: usize) -> Option<usize> {
-        if self.root_dirty.max < m {
+        if self.root_sum[DIRTY].max < m {
             return None;
         }
         let mut node = self.root.as_deref()?;
@@ -926,7 +1237,7 @@ impl PageAlloc {
             let mut run = 0;
             let mut descend = None;
             for i in (0..FANOUT).rev() {
-                let s = node.dirty[i];
+                let s = node.sums[DIRTY].get(i);
                 if s.max == 0 {
                     run = 0;
                     continue;
@@ -988,7 +1299,7 @@ impl PageAlloc {
                 break;
             };
             let bit = top - (ci << LOG_CHUNK_PAGES);
-            let k = ones_below(&chunk.dirty_mask(), bit);
+            let k = ones_below(|w| chunk.word(DIRTY, w), bit);
             count += k;
             top -= k;
             if k < bit {
@@ -1015,27 +1326,32 @@ mod tests {
 
     /// Recomputes every summary from the bitmaps and compares (invariant 3).
     fn check_tree(a: &PageAlloc) {
-        fn walk(node: &Node, level: u32) -> (Sum, Sum) {
+        fn walk(node: &Node, level: u32) -> [Sum; 2] {
             let cp = child_pages(level);
             for i in 0..FANOUT {
-                let (f, d) = match &node.kids {
-                    Kids::Chunks(c) => {
-                        (summarize(&c[i].free_mask()), summarize(&c[i].dirty_mask()))
-                    }
+                let got = match &node.kids {
+                    Kids::Chunks(c) => [FREE, DIRTY].map(|v| summarize(&c[i].mask(v))),
                     Kids::Nodes(k) => match &k[i] {
                         Some(child) => walk(child, level - 1),
-                        None => (Sum::NONE, Sum::NONE),
+                        None => [Sum::NONE; 2],
                     },
                 };
-                assert_eq!(f, node.free[i], "free summary, level {level} child {i}");
-                assert_eq!(d, node.dirty[i], "dirty summary, level {level} child {i}");
+                let differs = node.sums[FREE].get(i) != node.sums[DIRTY].get(i);
+                assert_eq!(node.differ >> i & 1 == 1, differs, "differ bit {i}");
+                for v in [FREE, DIRTY] {
+                    assert_eq!(
+                        got[v],
+                        node.sums[v].get(i),
+                        "view {v}, level {level} child {i}"
+                    );
+                }
             }
-            (merge(&node.free, cp), merge(&node.dirty, cp))
+            let own = [FREE, DIRTY].map(|v| merge(&node.sums[v], cp));
+            assert_eq!(own, node.own, "own summary, level {level}");
+            own
         }
         if let Some(root) = &a.root {
-            let (f, d) = walk(root, a.height - 1);
-            assert_eq!(f, a.root_free);
-            assert_eq!(d, a.root_dirty);
+            assert_eq!(walk(root, a.height - 1), a.root_sum);
         }
     }
 
@@ -1071,13 +1387,18 @@ mod tests {
         assert_eq!(find_forward(&m, 1, 4), Some(127));
         assert_eq!(find_forward(&m, 3, 0), Some(127), "straddles words 1-2");
         assert_eq!(find_forward(&m, 5, 0), None);
-        assert_eq!(ones_below(&m, 131), 4);
-        assert_eq!(ones_below(&m, 4), 2);
-        assert_eq!(ones_below(&m, 3), 1);
+        assert_eq!(ones_below(|w| m[w], 131), 4);
+        assert_eq!(ones_below(|w| m[w], 4), 2);
+        assert_eq!(ones_above(|w| m[w], 2), 2);
+        assert_eq!(ones_above(|w| m[w], 127), 4);
+        assert_eq!(ones_above(|w| m[w], 4), 0);
+        assert_eq!(ones_below(|w| m[w], 3), 1);
         let all = [!0u64; CHUNK_WORDS];
         assert_eq!(find_forward(&all, 512, 0), Some(0));
         assert_eq!(find_forward(&all, 100, 450), None);
-        assert_eq!(ones_below(&all, 512), 512);
+        assert_eq!(ones_below(|w| all[w], 512), 512);
+        assert_eq!(ones_above(|w| all[w], 0), 512);
+        assert_eq!(ones_above(|w| all[w], 300), 212);
         assert_eq!(
             summarize(&m),
             Sum {
@@ -1594,8 +1915,9 @@ mod tests {
                 }
                 // Invariant 4: nothing free below the hint.
                 prop_assert!(m.pages.iter().all(|e| e.1 || e.0 >= a.search));
+                // Invariant 3, after every step: patched summaries are exact.
+                check_tree(&a);
             }
-            check_tree(&a);
         }
     }
 }

@@ -36,7 +36,7 @@
 //! was swept and then cached.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use super::sizeclass::{
     span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
@@ -76,6 +76,12 @@ pub struct MSpan {
     /// Type descriptor of a large object, published once the object is
     /// initialised (Go's `largeType`); null means "nothing to scan yet".
     pub large_type: AtomicPtr<()>,
+    /// Some object of this span has a weak handle (`gc/weak.rs`).
+    pub has_weak: AtomicBool,
+    /// Guards weak-handle clearing against upgrades (`gc/weak.rs`).
+    pub weak_lock: AtomicBool,
+    /// Sweep generation whose weak handles have been cleared.
+    pub weak_sweepgen: AtomicU32,
     freeindex: Cell<usize>,
     alloc_cache: Cell<u64>,
     alloc_count: Cell<usize>,
@@ -111,6 +117,9 @@ impl MSpan {
             state: AtomicU8::new(SpanState::Dead as u8),
             sweepgen: AtomicU32::new(0),
             large_type: AtomicPtr::new(std::ptr::null_mut()),
+            has_weak: AtomicBool::new(false),
+            weak_lock: AtomicBool::new(false),
+            weak_sweepgen: AtomicU32::new(0),
             freeindex: Cell::new(0),
             alloc_cache: Cell::new(0),
             alloc_count: Cell::new(0),
@@ -407,12 +416,41 @@ impl MSpan {
         addr >= self.start && addr < self.limit
     }
 
+    /// Clears every mark bit (used when the heap is torn down).
+    pub fn clear_marks(&self) {
+        for w in self.mark_words() {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes the span's weak lock (a short spin: the holder runs no user
+    /// code and takes no other lock while holding it).
+    pub fn lock_weak(&self) -> WeakGuard<'_> {
+        while self
+            .weak_lock
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        WeakGuard(self)
+    }
+
     /// Marks every slot allocated and consumed (used for spans that are
     /// handed out whole, such as a large object's span).
     pub fn mark_all_allocated(&self) {
         self.freeindex.set(self.nelems);
         self.alloc_count.set(self.nelems);
         self.alloc_cache.set(0);
+    }
+}
+
+/// Holds a span's weak lock until dropped.
+pub struct WeakGuard<'a>(&'a MSpan);
+
+impl Drop for WeakGuard<'_> {
+    fn drop(&mut self) {
+        self.0.weak_lock.store(false, Ordering::Release);
     }
 }
 

@@ -1,4 +1,17 @@
 //! The collector: a concurrent, tricolor, non-generational, non-moving
 //! mark-sweep with Go's hybrid write barrier (DESIGN.md §4).
+//!
+//! One file per part of a cycle: [`state`] (the GC word every decision reads),
+//! [`cycle`] (the coordinator: start, handshakes, termination, background
+//! sweep), [`mark`] (greying and draining), [`barrier`] (the write barrier's
+//! per-P buffer), [`roots`] (the root table), [`pacer`] (when to start, how
+//! much assists pay), [`sweep`] (Drop of the dead) and [`weak`] (weak
+//! pointers).
+pub mod barrier;
+pub mod cycle;
+pub mod mark;
+pub mod pacer;
+pub mod roots;
 pub mod state;
 pub mod sweep;
+pub mod weak;

@@ -47,6 +47,9 @@ const CYCLE_SHIFT: u32 = 32;
 pub struct GcWord(pub u64);
 
 impl GcWord {
+    /// The bits a P compares to see whether it must adopt something.
+    pub const PHASE_AND_CYCLE: u64 = PHASE_MASK | (0xFFFF_FFFF << CYCLE_SHIFT);
+
     /// `phase(cycle)` with no agents and not dirty.
     pub const fn new(phase: Phase, cycle: u32) -> GcWord {
         GcWord((cycle as u64) << CYCLE_SHIFT | phase as u64)
@@ -123,6 +126,73 @@ impl GcWord {
     }
 }
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Operations on the shared GC word.
+pub trait GcWordCell {
+    /// Loads the word (Acquire).
+    fn word(&self) -> GcWord;
+    /// Registers one agent for cycle `n` (CAS `active + 1`), allowed only in
+    /// `Arm(n)` or `Mark(n)`. Returns the word seen on refusal.
+    fn register(&self, n: u32) -> Result<(), GcWord>;
+    /// Deregisters one agent (Release: its grey work is published first).
+    fn deregister(&self);
+    /// Sets `dirty` if the word is still `Term(n)`.
+    fn set_dirty_if_term(&self, n: u32);
+    /// CAS from `from` to `to`; true on success.
+    fn transition(&self, from: GcWord, to: GcWord) -> bool;
+}
+
+impl GcWordCell for AtomicU64 {
+    #[inline]
+    fn word(&self) -> GcWord {
+        GcWord(self.load(Ordering::Acquire))
+    }
+
+    fn register(&self, n: u32) -> Result<(), GcWord> {
+        let mut cur = self.word();
+        loop {
+            if cur.cycle() != n || !matches!(cur.phase(), Phase::Arm | Phase::Mark) {
+                return Err(cur);
+            }
+            match self.compare_exchange_weak(
+                cur.0,
+                cur.plus_active().0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(v) => cur = GcWord(v),
+            }
+        }
+    }
+
+    fn deregister(&self) {
+        let prev = GcWord(self.fetch_sub(ACTIVE_ONE, Ordering::AcqRel));
+        debug_assert!(prev.active() > 0, "deregister without register");
+    }
+
+    fn set_dirty_if_term(&self, n: u32) {
+        let mut cur = self.word();
+        while cur.phase() == Phase::Term && cur.cycle() == n && !cur.dirty() {
+            match self.compare_exchange_weak(
+                cur.0,
+                cur.with_dirty().0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(v) => cur = GcWord(v),
+            }
+        }
+    }
+
+    fn transition(&self, from: GcWord, to: GcWord) -> bool {
+        self.compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +215,26 @@ mod tests {
         let max = GcWord::new(Phase::Term, u32::MAX);
         assert_eq!(max.cycle(), u32::MAX);
         assert_eq!(max.phase(), Phase::Term);
+    }
+
+    #[test]
+    fn registration_is_refused_outside_arm_and_mark_of_the_cycle() {
+        let w = AtomicU64::new(GcWord::new(Phase::Off, 3).0);
+        assert!(w.register(3).is_err());
+        w.store(GcWord::new(Phase::Arm, 4).0, Ordering::Relaxed);
+        assert!(w.register(3).is_err(), "wrong cycle");
+        w.register(4).unwrap();
+        assert_eq!(w.word().active(), 1);
+        assert!(!w.transition(GcWord::new(Phase::Arm, 4), GcWord::new(Phase::Mark, 4)));
+        w.deregister();
+        assert!(w.transition(GcWord::new(Phase::Arm, 4), GcWord::new(Phase::Mark, 4)));
+        w.register(4).unwrap();
+        w.deregister();
+        w.store(GcWord::new(Phase::Term, 4).0, Ordering::Relaxed);
+        assert!(w.register(4).is_err());
+        w.set_dirty_if_term(4);
+        assert!(w.word().dirty());
+        assert!(!w.transition(GcWord::new(Phase::Term, 4), GcWord::new(Phase::Off, 4)));
     }
 
     #[test]

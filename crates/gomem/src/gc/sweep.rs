@@ -60,6 +60,18 @@ pub fn finalize_dead(span: &MSpan) {
     });
 }
 
+/// Heap teardown: runs the Drop of every object still allocated. Every span
+/// is on a central list (all Ps have released their caches).
+pub fn drop_all_objects(mheap: &crate::alloc::mheap::MHeap) {
+    for central in mheap.centrals() {
+        for s in central.take_all() {
+            let span = s.span();
+            span.clear_marks();
+            finalize_dead(span);
+        }
+    }
+}
+
 fn run_drop(ty: &TypeInfo, base: usize) {
     let Some(drop_fn) = ty.drop else { return };
     IN_DROP.with(|f| f.set(true));
@@ -72,7 +84,7 @@ fn run_drop(ty: &TypeInfo, base: usize) {
         PANICKED_DROPS.fetch_add(1, Ordering::Relaxed);
         eprintln!(
             "gomem: Drop of a `{}` at {base:#x} panicked during sweeping; the object was freed anyway",
-            ty.name
+            (ty.name)()
         );
     }
 }

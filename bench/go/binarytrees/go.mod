@@ -1,0 +1,3 @@
+module gomem.bench/binarytrees
+
+go 1.27

@@ -1,0 +1,307 @@
+//! The cycle: Off → Arm → Mark → Term → Off, driven by a coordinator thread.
+//!
+//! Each heap has one coordinator thread and a few mark workers (Go's 25 %
+//! background CPU target: a quarter of the CPUs, at least one). The
+//! coordinator never stops a mutator: it changes the GC word and waits for
+//! each P to adopt the change at its own next poll, adopting it itself for
+//! Ps that are idle (DESIGN.md §4).
+//!
+//! 1. **Start** of cycle n, once sweep n−1 is complete (every P adopted the
+//!    flip, no unswept span and no sweeper left): CAS `Off(n−1) → Arm(n)`,
+//!    then take and release every root-shard lock once, so every Root
+//!    operation from now on sees the cycle. Triggers: the heap reaching the
+//!    pacer's trigger (noticed when an mcache refills), `collect()`, and a
+//!    2-minute timer.
+//! 2. **Arm → Mark** when every P has adopted Arm(n) (or is idle): CAS the
+//!    phase, then scan the roots and let the workers drain.
+//! 3. **Termination** ([`try_terminate`]), when the roots are scanned and
+//!    every P's stack is black for n (or the P is idle): CAS
+//!    `{Mark(n), active 0, dirty 0} → Term(n)`; the terminator alone checks
+//!    that the queue is empty and that every entry of every P's cycle-n
+//!    barrier blocks is marked. If not, it greys what it found and goes back
+//!    to Mark; if so, CAS `{Term(n), 0, 0} → Off(n)`: the flip. At the CAS to
+//!    Term no object is grey, no published barrier entry is white, every
+//!    stack is black and every root scanned, so nothing reachable is white;
+//!    afterwards mutators can only log black objects, and a Root or Weak
+//!    operation that would grey a white one sets `dirty` first.
+//! 4. **Sweep** (Off): lazily in mcentral refills, and here in the
+//!    background, span by span; each P sweeps the spans it cached before the
+//!    flip when it adopts it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::gc::mark::Drain;
+use crate::gc::state::{GcWord, GcWordCell, Phase};
+use crate::heap::HeapInner;
+use crate::mutator::P;
+
+/// Periodic GC: a cycle at least this often (Go's `forcegcperiod`).
+pub const FORCE_GC_PERIOD: Duration = Duration::from_secs(120);
+/// How long the coordinator sleeps when it has nothing to do.
+const IDLE_PARK: Duration = Duration::from_millis(5);
+/// How long it sleeps while waiting for Ps to adopt a phase.
+const HANDSHAKE_PARK: Duration = Duration::from_micros(20);
+/// Spans the background sweeper sweeps between checks.
+const SWEEP_BATCH: usize = 64;
+
+/// The coordinator thread's main loop.
+pub(crate) fn coordinator(heap: Arc<HeapInner>) {
+    let mut last_cycle_end = Instant::now();
+    while !heap.collector.shutdown.load(Ordering::Acquire) {
+        let w = heap.word();
+        match w.phase() {
+            Phase::Off => {
+                if !sweep_step(&heap, w) {
+                    continue;
+                }
+                heap.note_swept(w.cycle());
+                if heap.wants_cycle(w.cycle(), last_cycle_end.elapsed() >= FORCE_GC_PERIOD) {
+                    start_cycle(&heap, w.cycle() + 1);
+                } else {
+                    std::thread::park_timeout(IDLE_PARK);
+                }
+            }
+            Phase::Arm => {
+                if all_armed(&heap, w.cycle()) && enter_mark(&heap, w.cycle()) {
+                    scan_roots(&heap, w.cycle());
+                    heap.wake_workers();
+                } else {
+                    std::thread::park_timeout(HANDSHAKE_PARK);
+                }
+            }
+            Phase::Mark => {
+                if try_terminate(&heap, w.cycle()) {
+                    heap.on_flip(w.cycle());
+                    last_cycle_end = Instant::now();
+                } else {
+                    help_mark(&heap, w.cycle());
+                    std::thread::park_timeout(HANDSHAKE_PARK);
+                }
+            }
+            Phase::Term => std::thread::yield_now(),
+        }
+    }
+}
+
+/// A background mark worker's main loop.
+pub(crate) fn worker(heap: Arc<HeapInner>) {
+    let local = crossbeam_deque::Worker::new_lifo();
+    heap.mark.stealers.lock().push(local.stealer());
+    let mut drain = Drain::with_worker(&heap.mark, local);
+    while !heap.collector.shutdown.load(Ordering::Acquire) {
+        let w = heap.word();
+        if w.phase() != Phase::Mark || heap.mark.queue_is_empty() {
+            std::thread::park_timeout(Duration::from_micros(200));
+            continue;
+        }
+        if heap.gc_word().register(w.cycle()).is_err() {
+            continue;
+        }
+        let start = Instant::now();
+        drain.run(u64::MAX);
+        drain.flush();
+        heap.gc_word().deregister();
+        heap.stats.record_worker(start.elapsed());
+        heap.wake_collector();
+    }
+}
+
+/// Lets the coordinator drain a little itself (keeps marking going on a
+/// machine where the worker threads are not scheduled).
+fn help_mark(heap: &HeapInner, n: u32) {
+    if heap.mark.queue_is_empty() || heap.gc_word().register(n).is_err() {
+        return;
+    }
+    let start = Instant::now();
+    {
+        let mut drain = Drain::new(&heap.mark);
+        drain.run(256 << 10);
+    }
+    heap.gc_word().deregister();
+    heap.stats.record_worker(start.elapsed());
+}
+
+/// Calls `f` for each P; idle Ps are held by the collector during `f`.
+/// Returns false as soon as `f` does.
+fn for_each_p(heap: &HeapInner, mut f: impl FnMut(&P, bool) -> bool) -> bool {
+    let ps = heap.all_ps();
+    for p in ps {
+        // SAFETY: Ps live as long as their heap.
+        let p = unsafe { p.as_ref() };
+        if p.try_acquire_idle() {
+            let ok = f(p, true);
+            p.release_idle();
+            if !ok {
+                return false;
+            }
+        } else if !f(p, false) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether every P has adopted Arm(n) (adopting it for idle Ps on the way).
+fn all_armed(heap: &HeapInner, n: u32) -> bool {
+    let w = heap.word();
+    for_each_p(heap, |p, held| {
+        if held {
+            p.adopt(heap, w, true);
+        }
+        let a = p.adopted_word();
+        a.cycle() == n && a.phase() != Phase::Off
+    })
+}
+
+/// One step of background sweeping in Off(n). Returns true once sweep n is
+/// complete.
+fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
+    let n = w.cycle();
+    if heap.swept_cycle() == n {
+        return true;
+    }
+    let flip_adopted = for_each_p(heap, |p, held| {
+        if held {
+            p.adopt(heap, w, true);
+        }
+        let a = p.adopted_word();
+        a.phase() == Phase::Off && a.cycle() == n
+    });
+    let mheap = &heap.mheap;
+    let sg = w.sweepgen();
+    let mut swept = 0;
+    mheap.sweepers.fetch_add(1, Ordering::SeqCst);
+    'outer: for central in mheap.centrals() {
+        while let Some(s) = central.pop_unswept(sg) {
+            if mheap.try_acquire_for_sweep(s.span(), sg) {
+                if let Some(s) = mheap.sweep_owned(s, sg, false) {
+                    central.push_swept(sg, s);
+                }
+            }
+            swept += 1;
+            if swept >= SWEEP_BATCH {
+                break 'outer;
+            }
+        }
+    }
+    mheap.sweepers.fetch_sub(1, Ordering::SeqCst);
+    if swept > 0 || !flip_adopted {
+        if !flip_adopted && swept == 0 {
+            std::thread::park_timeout(HANDSHAKE_PARK);
+        }
+        return false;
+    }
+    let unswept: usize = mheap.centrals().map(|c| c.unswept_len(sg)).sum();
+    unswept == 0 && mheap.sweepers.load(Ordering::SeqCst) == 0
+}
+
+/// CAS `Off(n−1) → Arm(n)` and make Root operations see it.
+fn start_cycle(heap: &HeapInner, n: u32) {
+    let from = GcWord::new(Phase::Off, n - 1);
+    let to = GcWord::new(Phase::Arm, n);
+    heap.mark.reset_counters();
+    heap.on_cycle_start(n);
+    if heap.gc_word().transition(from, to) {
+        heap.roots.sync_all();
+    }
+}
+
+/// CAS the phase from Arm(n) to Mark(n), keeping agents and dirty.
+fn enter_mark(heap: &HeapInner, n: u32) -> bool {
+    let cell = heap.gc_word();
+    let mut cur = cell.word();
+    loop {
+        if cur.phase() != Phase::Arm || cur.cycle() != n {
+            return false;
+        }
+        if cell.transition(cur, cur.with_phase(Phase::Mark)) {
+            heap.pacer.on_mark_start(heap);
+            return true;
+        }
+        cur = cell.word();
+    }
+}
+
+/// Scans the root table (as a registered agent).
+fn scan_roots(heap: &HeapInner, n: u32) {
+    if heap.gc_word().register(n).is_err() {
+        return;
+    }
+    {
+        let mut drain = Drain::new(&heap.mark);
+        heap.roots.for_each(|t| {
+            drain.shade(t);
+        });
+    }
+    heap.gc_word().deregister();
+    heap.collector.roots_done.store(n, Ordering::Release);
+}
+
+/// Whether `addr`'s object is marked.
+fn is_marked(addr: usize) -> bool {
+    let s = crate::alloc::arena::span_of(addr);
+    // SAFETY: barrier entries are objects of this heap; spans outlive them.
+    let span = unsafe { &*s };
+    let idx = if span.spanclass.size_class() == 0 {
+        0
+    } else {
+        span.object_index(addr)
+    };
+    span.is_marked(idx)
+}
+
+/// The termination protocol (module header). Returns true after the flip.
+pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
+    if heap.collector.roots_done.load(Ordering::Acquire) != n || !heap.mark.queue_is_empty() {
+        return false;
+    }
+    let w = heap.word();
+    let stacks_black = for_each_p(heap, |p, held| {
+        if held {
+            p.adopt(heap, w, true);
+        }
+        p.stack_black_cycle.load(Ordering::Acquire) == n
+    });
+    if !stacks_black {
+        return false;
+    }
+    let cell = heap.gc_word();
+    if !cell.transition(GcWord::new(Phase::Mark, n), GcWord::new(Phase::Term, n)) {
+        return false;
+    }
+    let mut found = !heap.mark.queue_is_empty();
+    {
+        let mut drain = Drain::new(&heap.mark);
+        for p in heap.all_ps() {
+            // SAFETY: Ps live as long as their heap.
+            let p = unsafe { p.as_ref() };
+            p.wb.for_each(n, |v| {
+                if !is_marked(v) {
+                    drain.shade(v);
+                    found = true;
+                }
+            });
+        }
+    }
+    if !found && cell.transition(GcWord::new(Phase::Term, n), GcWord::new(Phase::Off, n)) {
+        return true;
+    }
+    back_to_mark(heap, n);
+    false
+}
+
+fn back_to_mark(heap: &HeapInner, n: u32) {
+    let cell = heap.gc_word();
+    loop {
+        let cur = cell.word();
+        if cur.phase() != Phase::Term || cur.cycle() != n {
+            return;
+        }
+        if cell.transition(cur, cur.with_phase(Phase::Mark).without_dirty()) {
+            heap.wake_workers();
+            return;
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Marking: greying objects and draining grey objects until none is left.
+//!
+//! An object is *grey* once its mark bit is set and its address sits in a
+//! work queue, *black* once it has been scanned. Noscan objects go straight
+//! to black: marking sets their bit and queues nothing.
+//!
+//! **Queues.** One global lock-free injector plus, per draining agent, a
+//! local LIFO deque (crossbeam-deque); agents steal from the injector and
+//! from each other's deques. Every agent that holds grey work is registered
+//! in the GC word (`active`), so the terminator can trust that, with
+//! `active == 0`, the injector is the only place grey work can be.
+//!
+//! **Scanning.** A scan span object is described either by the span's tail
+//! pointer bitmap (one bit per 8-byte word: load the bits covering the
+//! object, load each marked word, shade what is non-null — no call per
+//! object) or by its `TypeInfo` (footer or large span), whose type-erased
+//! trace function visits the Members. Marking never recurses: a pointer found
+//! during a scan is pushed, not followed, so a linked list of any length is
+//! marked in constant stack space.
+//!
+//! **Accounting.** Marked bytes (Go's `bytesMarked`, the next cycle's live
+//! heap) and scanned bytes (the scan work the pacer plans with) are counted
+//! per agent and flushed when it stops.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use parking_lot::Mutex;
+
+use crate::alloc::arena;
+use crate::alloc::sizeclass::{HEAP_BITS_BYTES, PAGE_SIZE};
+use crate::alloc::span::{MSpan, SpanState};
+use crate::trace::{Tracer, TypeInfo};
+
+/// Objects scanned between checks for a drain budget.
+const BUDGET_CHECK_EVERY: usize = 64;
+
+/// Shared marking state of a heap.
+#[derive(Default)]
+pub struct MarkState {
+    /// The global queue of grey objects.
+    pub queue: Injector<usize>,
+    /// Stealers of the workers' local deques.
+    pub stealers: Mutex<Vec<Stealer<usize>>>,
+    /// Bytes marked this cycle (live heap at the end of it).
+    pub bytes_marked: AtomicUsize,
+    /// Bytes of objects scanned this cycle.
+    pub bytes_scanned: AtomicU64,
+    /// Objects marked this cycle.
+    pub objects_marked: AtomicU64,
+}
+
+impl MarkState {
+    /// Resets the per-cycle counters (at the start of a cycle).
+    pub fn reset_counters(&self) {
+        self.bytes_marked.store(0, Ordering::Relaxed);
+        self.bytes_scanned.store(0, Ordering::Relaxed);
+        self.objects_marked.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether no grey object is queued globally.
+    pub fn queue_is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+/// The span of a heap address (which must be in an in-use span).
+#[inline]
+fn span_of(addr: usize) -> &'static MSpan {
+    let s = arena::span_of(addr);
+    debug_assert!(!s.is_null(), "marking {addr:#x}, which is in no span");
+    // SAFETY: only addresses of live heap objects are ever marked (they come
+    // from Members, roots, barrier logs and tiny blocks of this heap); span
+    // structs outlive every object of their heap.
+    let span = unsafe { &*s };
+    debug_assert_eq!(span.state(), SpanState::InUse, "marking into a free span");
+    span
+}
+
+/// One agent's view of marking: a local deque and counters.
+pub struct Drain<'a> {
+    state: &'a MarkState,
+    local: Worker<usize>,
+    marked_bytes: usize,
+    marked_objects: u64,
+    scanned_bytes: u64,
+}
+
+impl<'a> Drain<'a> {
+    /// A drain with its own local deque.
+    pub fn new(state: &'a MarkState) -> Drain<'a> {
+        Drain::with_worker(state, Worker::new_lifo())
+    }
+
+    /// A drain around an existing deque (a mark worker's).
+    pub fn with_worker(state: &'a MarkState, local: Worker<usize>) -> Drain<'a> {
+        Drain {
+            state,
+            local,
+            marked_bytes: 0,
+            marked_objects: 0,
+            scanned_bytes: 0,
+        }
+    }
+
+    /// Marks the object holding `addr`; queues it if it must be scanned.
+    /// Returns true if it was white.
+    #[inline]
+    pub fn shade(&mut self, addr: usize) -> bool {
+        let span = span_of(addr);
+        let (idx, base) = if span.spanclass.size_class() == 0 {
+            (0, span.start)
+        } else {
+            let idx = span.object_index(addr);
+            (idx, span.object_base(idx))
+        };
+        if !span.try_mark(idx) {
+            return false;
+        }
+        self.marked_bytes += span.elemsize;
+        self.marked_objects += 1;
+        if !span.spanclass.noscan() {
+            self.local.push(base);
+        }
+        true
+    }
+
+    /// Scans one grey object, shading everything it points to.
+    pub fn scan(&mut self, base: usize) {
+        let span = span_of(base);
+        self.scanned_bytes += span.elemsize as u64;
+        if span.spanclass.size_class() == 0 {
+            let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
+            // SAFETY: a large span's type is published after its object was
+            // written; null means nothing to scan yet (allocated black).
+            if let Some(ty) = unsafe { ty.as_ref() } {
+                self.trace_typed(ty, base);
+            }
+            return;
+        }
+        let idx = span.object_index(base);
+        if span.is_typed(idx) {
+            // SAFETY: typed slots carry their footer, written before the
+            // object was published to anyone who could shade it.
+            let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
+            self.trace_typed(ty, base);
+        } else {
+            self.scan_bitmap(span, base);
+        }
+    }
+
+    fn trace_typed(&mut self, ty: &TypeInfo, base: usize) {
+        if let Some(trace) = ty.trace {
+            let mut sink = |v: usize| {
+                self.shade(v);
+            };
+            // SAFETY: `base` holds an initialised object of type `ty`.
+            unsafe { trace(base as *const u8, &mut Tracer::new(&mut sink)) };
+        }
+    }
+
+    fn scan_bitmap(&mut self, span: &MSpan, base: usize) {
+        let bits = heap_bits_of(span, base);
+        let mut bits = bits;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            // SAFETY: bit i says word i of this live object is a Member, an
+            // atomic word, read with Acquire as every Member load is.
+            let v = unsafe { &*((base + 8 * i) as *const AtomicUsize) }.load(Ordering::Acquire);
+            if v != 0 {
+                self.shade(v);
+            }
+        }
+    }
+
+    /// Takes a grey object: local first, then the injector, then others.
+    fn next(&mut self) -> Option<usize> {
+        if let Some(v) = self.local.pop() {
+            return Some(v);
+        }
+        loop {
+            match self.state.queue.steal_batch_and_pop(&self.local) {
+                Steal::Success(v) => return Some(v),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let stealers = self.state.stealers.lock();
+        for s in stealers.iter() {
+            loop {
+                match s.steal_batch_and_pop(&self.local) {
+                    Steal::Success(v) => return Some(v),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    /// Scans grey objects until none is left or `budget` bytes were
+    /// scanned. Returns the bytes scanned.
+    pub fn run(&mut self, budget: u64) -> u64 {
+        let start = self.scanned_bytes;
+        let mut n = 0usize;
+        while let Some(obj) = self.next() {
+            self.scan(obj);
+            n += 1;
+            if n % BUDGET_CHECK_EVERY == 0 && self.scanned_bytes - start >= budget {
+                break;
+            }
+        }
+        self.scanned_bytes - start
+    }
+
+    /// Whether this drain still holds grey objects.
+    pub fn has_local_work(&self) -> bool {
+        !self.local.is_empty()
+    }
+
+    /// Moves local grey objects to the injector and flushes counters.
+    pub fn flush(&mut self) {
+        while let Some(v) = self.local.pop() {
+            self.state.queue.push(v);
+        }
+        self.flush_counters();
+    }
+
+    fn flush_counters(&mut self) {
+        let s = self.state;
+        s.bytes_marked
+            .fetch_add(std::mem::take(&mut self.marked_bytes), Ordering::Relaxed);
+        s.objects_marked
+            .fetch_add(std::mem::take(&mut self.marked_objects), Ordering::Relaxed);
+        s.bytes_scanned
+            .fetch_add(std::mem::take(&mut self.scanned_bytes), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// The pointer-bitmap bits of the object at `base`: bit i ⇔ word i is a
+/// Member. Reads the span's tail bitmap (scan spans of objects ≤ 512 B).
+#[inline]
+pub fn heap_bits_of(span: &MSpan, base: usize) -> u64 {
+    let words = heap_bits_words(span);
+    let w0 = (base - span.start) / 8;
+    let n = span.elemsize / 8;
+    let (wi, shift) = (w0 / 64, w0 % 64);
+    let mut bits = words[wi].load(Ordering::Relaxed) >> shift;
+    if shift + n > 64 {
+        bits |= words[wi + 1].load(Ordering::Relaxed) << (64 - shift);
+    }
+    if n < 64 {
+        bits &= (1u64 << n) - 1;
+    }
+    bits
+}
+
+/// Writes the pointer-bitmap bits of the object at `base` (owner of the
+/// span only: a plain load and store per word, no read-modify-write race).
+#[inline]
+pub fn set_heap_bits(span: &MSpan, base: usize, mask: u64) {
+    let words = heap_bits_words(span);
+    let w0 = (base - span.start) / 8;
+    let n = span.elemsize / 8;
+    let field = if n >= 64 { !0u64 } else { (1u64 << n) - 1 };
+    let (wi, shift) = (w0 / 64, w0 % 64);
+    let w = &words[wi];
+    let old = w.load(Ordering::Relaxed);
+    w.store(
+        old & !(field << shift) | (mask & field) << shift,
+        Ordering::Relaxed,
+    );
+    if shift + n > 64 {
+        let w = &words[wi + 1];
+        let old = w.load(Ordering::Relaxed);
+        let hi = 64 - shift;
+        w.store(
+            old & !(field >> hi) | (mask & field) >> hi,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+fn heap_bits_words(span: &MSpan) -> &[std::sync::atomic::AtomicU64] {
+    debug_assert!(span.heap_bits_addr().is_some());
+    let addr = span.start + span.npages * PAGE_SIZE - HEAP_BITS_BYTES;
+    // SAFETY: scan spans of objects ≤ 512 B reserve their last 128 bytes
+    // (16 words) for the bitmap (sizeclass.rs); the words are only accessed
+    // atomically; the span lives while its objects do.
+    unsafe {
+        std::slice::from_raw_parts(
+            addr as *const std::sync::atomic::AtomicU64,
+            HEAP_BITS_BYTES / 8,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alloc::sizeclass::{size_to_class, SpanClass};
+
+    #[test]
+    fn heap_bits_round_trip_across_word_boundaries() {
+        // A fake span over a page-aligned buffer (bits live at its tail).
+        let mut buf = vec![0u64; 2 * PAGE_SIZE / 8];
+        let start2 = (buf.as_mut_ptr() as usize + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        for size in [16usize, 24, 48, 80, 112, 240, 512] {
+            let mut span = MSpan::empty();
+            span.init(start2, 1, SpanClass::new(size_to_class(size), false), true);
+            for w in heap_bits_words(&span) {
+                w.store(0, Ordering::Relaxed);
+            }
+            for i in 0..span.nelems {
+                let base = span.object_base(i);
+                set_heap_bits(&span, base, (i as u64).wrapping_mul(0x9E37_79B9) | 1);
+            }
+            for i in 0..span.nelems {
+                let base = span.object_base(i);
+                let n = span.elemsize / 8;
+                let field = if n >= 64 { !0 } else { (1u64 << n) - 1 };
+                assert_eq!(
+                    heap_bits_of(&span, base),
+                    ((i as u64).wrapping_mul(0x9E37_79B9) | 1) & field,
+                    "size {size} object {i}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Weak pointers (Go's `weak.Pointer`): handles that read null once their
+//! target is found unreachable.
+//!
+//! A weak handle is an off-heap [`WeakHandle`] holding the target's address
+//! as a plain integer, so the collector never traces it. There is one handle
+//! per object address: `Mutator::weak` returns the same handle for the same
+//! object, so `Weak::ptr_eq` is handle identity and survives reclamation. The
+//! heap keeps the handles in a sharded table keyed by the object's slot base;
+//! a span with any handle has `has_weak` set.
+//!
+//! **Clearing.** The sweeper clears the handles of every dead object of a
+//! `has_weak` span *before* it runs any Drop and before the span's mark bits
+//! become alloc bits, under the span's weak lock, and records that it did so
+//! in `weak_sweepgen`.
+//!
+//! **Upgrading** must never return an object that the current sweep will
+//! free, nor shade one after the flip (a mark bit set in a span that was
+//! already swept would survive into the next cycle unscanned):
+//! * during a cycle (Arm/Mark), the caller registers as an agent (which pins
+//!   the phase), re-reads the handle (the previous sweep has finished, so a
+//!   non-zero handle means a live object) and shades it;
+//! * in Term, it first sets the GC word's `dirty` bit (so the terminator
+//!   cannot flip past it), then does the same;
+//! * in Off (sweeping), under the span's weak lock: if the span's handles
+//!   have not been cleared for this sweep yet, the mark bit answers; if they
+//!   have, the handle does. Holding the lock keeps the sweep from finishing,
+//!   so the phase cannot move on while it decides.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::alloc::span::MSpan;
+
+/// Shards of the weak-handle table.
+const WEAK_SHARDS: usize = 16;
+
+/// The off-heap cell a `Weak` points to.
+#[derive(Debug)]
+pub struct WeakHandle {
+    target: AtomicUsize,
+}
+
+impl WeakHandle {
+    /// The target's address, or 0 once cleared.
+    #[inline]
+    pub fn target(&self) -> usize {
+        self.target.load(Ordering::Acquire)
+    }
+}
+
+type Entry = Vec<(usize, Arc<WeakHandle>)>;
+
+/// The heap's weak-handle table (module header).
+pub struct WeakTable {
+    shards: [Mutex<HashMap<usize, Entry>>; WEAK_SHARDS],
+    cleared: AtomicUsize,
+}
+
+impl Default for WeakTable {
+    fn default() -> Self {
+        WeakTable {
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            cleared: AtomicUsize::new(0),
+        }
+    }
+}
+
+fn shard_of(slot_base: usize) -> usize {
+    (slot_base >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 60
+}
+
+impl WeakTable {
+    /// The handle for the object at `addr` (whose slot starts at
+    /// `slot_base`), creating it if needed. The caller holds the object alive.
+    pub fn handle_for(&self, span: &MSpan, slot_base: usize, addr: usize) -> Arc<WeakHandle> {
+        let _guard = span.lock_weak();
+        span.has_weak.store(true, Ordering::Release);
+        let mut shard = self.shards[shard_of(slot_base) % WEAK_SHARDS].lock();
+        let entry = shard.entry(slot_base).or_default();
+        if let Some((_, h)) = entry.iter().find(|(a, _)| *a == addr) {
+            return h.clone();
+        }
+        let h = Arc::new(WeakHandle {
+            target: AtomicUsize::new(addr),
+        });
+        entry.push((addr, h.clone()));
+        h
+    }
+
+    /// Sweeper: clears the handles of every dead object of `span`, a span it
+    /// owns, and records the sweep generation (module header).
+    pub fn clear_dead(&self, span: &MSpan, sweepgen: u32) {
+        if !span.has_weak.load(Ordering::Acquire) {
+            return;
+        }
+        let _guard = span.lock_weak();
+        span.for_each_dead(|base| {
+            let mut shard = self.shards[shard_of(base) % WEAK_SHARDS].lock();
+            if let Some(entry) = shard.remove(&base) {
+                for (_, h) in entry {
+                    h.target.store(0, Ordering::Release);
+                    self.cleared.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        span.weak_sweepgen.store(sweepgen, Ordering::Release);
+    }
+
+    /// Weak handles cleared so far.
+    pub fn cleared(&self) -> usize {
+        self.cleared.load(Ordering::Relaxed)
+    }
+
+    /// Handles currently registered (live targets or not yet swept).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().values().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+
+    /// Whether no handle is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,896 @@
+//! Mutator: one thread's attachment to a heap, holding a P.
+//!
+//! A [`Mutator`] owns a [`P`] (Go's processor): an mcache, a write-barrier
+//! buffer, the phase it has adopted, its assist debt. It is neither `Send`
+//! nor `Sync`. Everything it hands out ([`Gc`]) borrows it shared; the calls
+//! that may let a cycle finish take it `&mut` (module `ptr`).
+//!
+//! **Polls.** The collector never stops a mutator. Each phase change is
+//! adopted by every P at its own next *poll* — an allocation, a barrier slow
+//! path, a safepoint — and the P goes on:
+//! * `Arm(n)`: finish any flip not yet adopted, empty the barrier buffer, turn
+//!   the barrier on with both halves (the stack is grey), allocate white.
+//! * `Mark(n)`: allocate black, grey the tiny block. At the next *safepoint*
+//!   (where the mutator holds no `Gc`, by the borrow checker) the stack turns
+//!   black: `stack_black_cycle = n`, and the barrier drops its insertion half.
+//! * `Off(n)` (the flip): release every cached span (they are swept as they
+//!   go back), barrier and allocate-black off, drop the buffer, forget the
+//!   tiny block. If a refill returns a span already swept for the new cycle
+//!   before the P has seen the flip, the P adopts it on the spot and the
+//!   object stays white, so no mark bit spills into the next cycle.
+//!
+//! **Idle.** [`Mutator::blocking`], [`Mutator::collect`] and detaching hand
+//! the P over through one CAS-managed status word (`RUNNING`, `IDLE`,
+//! `COLLECTOR`). The collector takes an idle P to adopt phases for it (an
+//! idle P holds no `Gc`, so its stack counts as black). A returning thread
+//! takes its P back with a CAS — waiting, at most, for the collector's short
+//! bookkeeping on it, never for another mutator — and adopts the current
+//! phase before it touches the heap.
+//!
+//! **Reentrancy.** A Drop run by the sweeper inside this P's refill could, in
+//! principle, reach this same Mutator through a thread-local; the P's `busy`
+//! flag makes that a panic instead of aliasing the mcache.
+
+use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
+use std::mem::{align_of, size_of};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::alloc::arena;
+use crate::alloc::cache::MCache;
+use crate::alloc::mheap::AllocError;
+use crate::alloc::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, TINY_SIZE};
+use crate::alloc::span::MSpan;
+use crate::gc::mark::{set_heap_bits, Drain};
+use crate::gc::state::{GcWord, GcWordCell, Phase};
+use crate::gc::sweep;
+use crate::gc::weak::WeakHandle;
+use crate::heap::{Heap, HeapInner};
+use crate::ptr::{Gc, Root, Weak};
+use crate::slice::Slice;
+use crate::trace::{layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES};
+
+/// P status: owned by its mutator thread.
+pub(crate) const P_RUNNING: u32 = 0;
+/// P status: nobody runs it (blocking, collecting, detached).
+pub(crate) const P_IDLE: u32 = 1;
+/// P status: the collector is adopting a phase on its behalf.
+pub(crate) const P_COLLECTOR: u32 = 2;
+
+/// Allocation, in bytes, between mark assists (Go: 64 KiB of scan work).
+const ASSIST_CHUNK_BYTES: i64 = 64 << 10;
+/// Allocate-black bytes kept locally before they are published.
+const BLACK_FLUSH_BYTES: usize = 256 << 10;
+
+/// Whether a raw object holds pointers (for [`Mutator::alloc_raw`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// In a scan span (with no pointers recorded).
+    Scan,
+    /// In a noscan span (never scanned; tiny below 16 B).
+    Noscan,
+}
+
+/// A processor: what one attached thread needs to allocate and to follow
+/// the collector (module header).
+pub struct P {
+    pub(crate) id: usize,
+    pub(crate) status: AtomicU32,
+    /// The phase this P has adopted, published for the collector.
+    pub(crate) adopted: AtomicU64,
+    /// The last cycle in which this P's stack turned black.
+    pub(crate) stack_black_cycle: AtomicU32,
+    pub(crate) wb: crate::gc::barrier::WbBuf,
+    local: PLocal,
+}
+
+/// Owner-only state (the thread running the P, or the collector holding it).
+struct PLocal {
+    mcache: UnsafeCell<MCache>,
+    adopted: Cell<GcWord>,
+    barrier_on: Cell<bool>,
+    log_new: Cell<bool>,
+    alloc_black: Cell<bool>,
+    busy: Cell<bool>,
+    assist_debt: Cell<i64>,
+    black_bytes: Cell<usize>,
+}
+
+// SAFETY: `local` is touched only by the P's current owner, and ownership
+// moves only through the `status` CAS (Acquire/Release), which orders the
+// accesses of successive owners. Everything else is atomic.
+unsafe impl Sync for P {}
+// SAFETY: as above.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize, heap: &HeapInner) -> P {
+        let w = heap.word();
+        P {
+            id,
+            status: AtomicU32::new(P_IDLE),
+            adopted: AtomicU64::new(GcWord::new(Phase::Off, w.cycle()).0),
+            stack_black_cycle: AtomicU32::new(0),
+            wb: Default::default(),
+            local: PLocal {
+                mcache: UnsafeCell::new(MCache::new(&heap.mheap)),
+                adopted: Cell::new(GcWord::new(Phase::Off, w.cycle())),
+                barrier_on: Cell::new(false),
+                log_new: Cell::new(false),
+                alloc_black: Cell::new(false),
+                busy: Cell::new(false),
+                assist_debt: Cell::new(0),
+                black_bytes: Cell::new(0),
+            },
+        }
+    }
+
+    /// The mcache. Caller: the P's owner, with `busy` set around anything
+    /// that may run a Drop.
+    #[allow(clippy::mut_from_ref)]
+    fn mcache(&self) -> &mut MCache {
+        // SAFETY: only the owner calls this, and never re-entrantly: the
+        // `busy` flag turns re-entry from a Drop into a panic before here.
+        unsafe { &mut *self.local.mcache.get() }
+    }
+
+    /// The phase the owner has adopted.
+    pub(crate) fn adopted_word(&self) -> GcWord {
+        GcWord(self.adopted.load(Ordering::Acquire))
+    }
+
+    /// Owner: brings this P up to date with the GC word `w` (module header).
+    /// `idle` is true when the collector adopts for an idle P (whose stack is
+    /// black: it holds no Gc).
+    pub(crate) fn adopt(&self, heap: &HeapInner, w: GcWord, idle: bool) {
+        let a = self.local.adopted.get();
+        if a.phase() != Phase::Off && (w.cycle() != a.cycle() || w.phase() == Phase::Off) {
+            self.adopt_flip(heap, a.cycle());
+        }
+        if w.phase() != Phase::Off && self.local.adopted.get().phase() == Phase::Off {
+            self.adopt_arm(w.cycle());
+        }
+        if matches!(w.phase(), Phase::Mark | Phase::Term)
+            && self.local.adopted.get().phase() == Phase::Arm
+        {
+            self.adopt_mark(heap, w.cycle());
+        }
+        if idle && matches!(w.phase(), Phase::Mark | Phase::Term) {
+            self.turn_stack_black(w.cycle());
+        }
+        self.adopted
+            .store(self.local.adopted.get().0, Ordering::Release);
+    }
+
+    fn adopt_arm(&self, n: u32) {
+        self.wb.reset(n);
+        self.local.barrier_on.set(true);
+        self.local.log_new.set(true);
+        self.local.alloc_black.set(false);
+        self.local.adopted.set(GcWord::new(Phase::Arm, n));
+    }
+
+    fn adopt_mark(&self, heap: &HeapInner, n: u32) {
+        self.local.alloc_black.set(true);
+        self.local.assist_debt.set(0);
+        if let Some(tiny) = self.mcache().tiny_block() {
+            heap.shade_now(n, tiny);
+        }
+        self.local.adopted.set(GcWord::new(Phase::Mark, n));
+    }
+
+    fn adopt_flip(&self, heap: &HeapInner, n: u32) {
+        self.local.busy.set(true);
+        self.mcache().release_all(&heap.mheap);
+        self.local.busy.set(false);
+        self.flush_black_bytes(heap);
+        self.local.barrier_on.set(false);
+        self.local.log_new.set(false);
+        self.local.alloc_black.set(false);
+        self.wb.reset(n);
+        self.local.adopted.set(GcWord::new(Phase::Off, n));
+    }
+
+    fn turn_stack_black(&self, n: u32) {
+        if self.stack_black_cycle.load(Ordering::Relaxed) != n {
+            self.local.log_new.set(false);
+            self.stack_black_cycle.store(n, Ordering::Release);
+        }
+    }
+
+    fn flush_black_bytes(&self, heap: &HeapInner) {
+        let b = self.local.black_bytes.replace(0);
+        if b > 0 {
+            heap.mark.bytes_marked.fetch_add(b, Ordering::Relaxed);
+        }
+    }
+
+    /// Owner: gives back everything cached (detach, heap teardown).
+    pub(crate) fn release_caches(&self, heap: &HeapInner) {
+        self.local.busy.set(true);
+        self.mcache().release_all(&heap.mheap);
+        self.local.busy.set(false);
+        self.flush_black_bytes(heap);
+    }
+
+    /// Collector: tries to take an idle P. Returns true if it now holds it.
+    pub(crate) fn try_acquire_idle(&self) -> bool {
+        self.status
+            .compare_exchange(P_IDLE, P_COLLECTOR, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Collector: hands an idle P back.
+    pub(crate) fn release_idle(&self) {
+        self.status.store(P_IDLE, Ordering::Release);
+    }
+}
+
+/// One thread's attachment to a heap (module header).
+///
+/// ```
+/// use gomem::{Config, Heap, Member, Trace};
+/// #[derive(Trace)]
+/// struct Node { next: Member<Node>, value: u64 }
+///
+/// let heap = Heap::new(Config::default());
+/// let mut m = heap.attach();
+/// let list = {
+///     let a = m.alloc(Node { next: Member::null(), value: 1 });
+///     let b = m.alloc(Node { next: Member::null(), value: 2 });
+///     a.next.set(&m, Some(b));
+///     m.root(a)
+/// };
+/// m.safepoint(); // a cycle may finish here; `list` keeps both alive
+/// let a = list.get(&m);
+/// assert_eq!(a.next.get(&m).unwrap().value, 2);
+/// ```
+pub struct Mutator {
+    heap: Heap,
+    p: NonNull<P>,
+    heap_id: u32,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Heap {
+    /// Attaches this thread to the heap: takes a P and returns the Mutator
+    /// through which it allocates and reads the heap.
+    ///
+    /// # Panics
+    /// If called from the Drop of a heap object while gomem sweeps it.
+    pub fn attach(&self) -> Mutator {
+        assert!(
+            !sweep::in_drop(),
+            "gomem: attach() called from the Drop of a heap object; a Drop cannot reach the heap"
+        );
+        let inner = self.inner();
+        let p = inner.take_p();
+        let m = Mutator {
+            heap: self.clone(),
+            p,
+            heap_id: inner.mheap.id,
+            _not_send: PhantomData,
+        };
+        m.acquire_p();
+        m
+    }
+}
+
+impl Mutator {
+    #[inline(always)]
+    fn p(&self) -> &P {
+        // SAFETY: Ps are boxed by the heap and never freed while it lives;
+        // this Mutator keeps the heap alive.
+        unsafe { self.p.as_ref() }
+    }
+
+    #[inline(always)]
+    fn inner(&self) -> &HeapInner {
+        self.heap.inner()
+    }
+
+    /// The heap this mutator is attached to.
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+
+    // ---- polls -------------------------------------------------------
+
+    /// Adopts the current phase if it changed (the cheap check every poll
+    /// makes: one load and a compare).
+    #[inline(always)]
+    fn poll(&self) {
+        let w = self.inner().word();
+        let a = self.p().local.adopted.get();
+        if (w.0 ^ a.0) & GcWord::PHASE_AND_CYCLE != 0 {
+            self.adopt_slow(w);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn adopt_slow(&self, w: GcWord) {
+        self.check_not_busy();
+        let start = Instant::now();
+        let p = self.p();
+        let before = p.local.adopted.get();
+        p.adopt(self.inner(), w, false);
+        let after = p.local.adopted.get();
+        self.inner().stats.record_poll(start.elapsed());
+        if before.phase() != after.phase() || before.cycle() != after.cycle() {
+            self.inner().wake_collector();
+        }
+    }
+
+    #[inline(always)]
+    fn check_not_busy(&self) {
+        assert!(
+            !self.p().local.busy.get(),
+            "gomem: a Drop running during sweeping tried to use the heap's Mutator"
+        );
+    }
+
+    /// A safepoint: this mutator holds no `Gc` here (it is borrowed
+    /// mutably), so its stack turns black for a marking cycle and a finished
+    /// cycle's flip is adopted. Call it regularly (a loop iteration, a
+    /// request): a mutator that never reaches one delays every cycle.
+    pub fn safepoint(&mut self) {
+        self.poll();
+        let p = self.p();
+        let a = p.local.adopted.get();
+        if matches!(a.phase(), Phase::Mark | Phase::Term)
+            && p.stack_black_cycle.load(Ordering::Relaxed) != a.cycle()
+        {
+            p.turn_stack_black(a.cycle());
+            self.inner().wake_collector();
+        }
+        p.flush_black_bytes(self.inner());
+    }
+
+    /// Runs a full collection (Go's `runtime.GC`): waits until a cycle that
+    /// started after this call has finished marking and sweeping.
+    ///
+    /// This is the one call in gomem that waits for other mutators: the
+    /// cycle needs every attached mutator to pass a safepoint (or be in
+    /// [`Mutator::blocking`]). This mutator's own P is idle while it waits,
+    /// so it does not hold the cycle open itself.
+    pub fn collect(&mut self) {
+        let inner = self.heap.arc_inner();
+        let target = inner.request_forced_cycle();
+        self.blocking(|| inner.wait_for_swept_cycle(target));
+    }
+
+    /// Runs `f` with this thread's P handed to the collector: use it around
+    /// anything that may block (a lock, I/O, a channel), so that a cycle can
+    /// finish without this thread, as a Go goroutine in a syscall does.
+    pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.release_p();
+        struct Reacquire<'a>(&'a Mutator);
+        impl Drop for Reacquire<'_> {
+            fn drop(&mut self) {
+                self.0.acquire_p();
+            }
+        }
+        let _back = Reacquire(self);
+        f()
+    }
+
+    /// Detaches this thread from the heap (the same as dropping the
+    /// Mutator): its P goes back to the heap's pool.
+    pub fn detach(self) {}
+
+    fn release_p(&self) {
+        let p = self.p();
+        p.flush_black_bytes(self.inner());
+        p.status.store(P_IDLE, Ordering::Release);
+        self.inner().wake_collector();
+    }
+
+    fn acquire_p(&self) {
+        let p = self.p();
+        let mut spins = 0u32;
+        while p
+            .status
+            .compare_exchange(P_IDLE, P_RUNNING, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            // Only the collector holds an idle P, briefly: never a mutator.
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        let w = self.inner().word();
+        p.adopt(self.inner(), w, true);
+    }
+
+    // ---- allocation ----------------------------------------------------
+
+    /// Allocates `value` in the heap.
+    ///
+    /// # Panics
+    /// If the heap cannot grow (see [`Mutator::try_alloc`]), or if `value`
+    /// holds a non-null [`Member`](crate::Member) (set fields after
+    /// allocation).
+    #[inline]
+    pub fn alloc<T: Trace + Send + 'static>(&self, value: T) -> Gc<'_, T> {
+        match self.try_alloc(value) {
+            Ok(gc) => gc,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Allocates `value`, or says why the heap could not grow. Nothing
+    /// already allocated is affected by a failure.
+    #[inline]
+    pub fn try_alloc<T: Trace + Send + 'static>(&self, value: T) -> Result<Gc<'_, T>, AllocError> {
+        const {
+            assert!(
+                align_of::<T>() <= 16,
+                "gomem: heap objects may be aligned to at most 16 bytes"
+            )
+        };
+        if !T::NO_MEMBERS {
+            check_members_null(&value);
+        }
+        let info: &'static TypeInfo = &InfoOf::<T>::INFO;
+        let (addr, large) = self.alloc_object(size_of::<T>(), const { layout_of::<T>() }, info)?;
+        // SAFETY: `addr` is a fresh slot of at least size_of::<T>() bytes,
+        // aligned for T, that no one else can see yet.
+        unsafe { std::ptr::write(addr as *mut T, value) };
+        if let Some(span) = large {
+            span.large_type
+                .store(info as *const TypeInfo as *mut (), Ordering::Release);
+        }
+        // SAFETY: the object is initialised, in this heap, and unreachable by
+        // the collector only until published; it was allocated black if a
+        // cycle is marking, and this mutator's stack keeps it until its next
+        // safepoint.
+        Ok(unsafe { Gc::from_addr(addr) })
+    }
+
+    /// Allocates `value`, then lets `init` set its fields (Members start
+    /// null and are set after placement).
+    pub fn alloc_with<T: Trace + Send + 'static>(
+        &self,
+        value: T,
+        init: impl FnOnce(Gc<'_, T>),
+    ) -> Gc<'_, T> {
+        let gc = self.alloc(value);
+        init(gc);
+        gc
+    }
+
+    /// Allocates an array of `len` elements made by `f(i)` (Go's backing
+    /// array: `make([]T, len)`).
+    pub fn alloc_slice<T: Trace + Send + 'static>(
+        &self,
+        len: usize,
+        f: impl FnMut(usize) -> T,
+    ) -> Gc<'_, Slice<T>> {
+        match self.try_alloc_slice(len, f) {
+            Ok(gc) => gc,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Fallible [`Mutator::alloc_slice`].
+    pub fn try_alloc_slice<T: Trace + Send + 'static>(
+        &self,
+        len: usize,
+        mut f: impl FnMut(usize) -> T,
+    ) -> Result<Gc<'_, Slice<T>>, AllocError> {
+        const {
+            assert!(
+                align_of::<T>() <= 8,
+                "gomem: slice elements may be aligned to at most 8 bytes"
+            )
+        };
+        let bytes = Slice::<T>::bytes_for(len).ok_or(AllocError::TooLarge {
+            requested: usize::MAX,
+        })?;
+        let info: &'static TypeInfo = Slice::<T>::info();
+        let layout = if T::NO_MEMBERS && !std::mem::needs_drop::<T>() {
+            Layout::Noscan
+        } else {
+            Layout::Typed
+        };
+        let (addr, large) = self.alloc_object(bytes, layout, info)?;
+        // SAFETY: a fresh, private slot of `bytes` bytes: the header then
+        // `len` elements, each written exactly once before publication.
+        unsafe {
+            Slice::<T>::init(addr, len, |i| {
+                let v = f(i);
+                if !T::NO_MEMBERS {
+                    check_members_null(&v);
+                }
+                v
+            })
+        };
+        if let Some(span) = large {
+            span.large_type
+                .store(info as *const TypeInfo as *mut (), Ordering::Release);
+        }
+        // SAFETY: as in `try_alloc`.
+        Ok(unsafe { Gc::from_addr(addr) })
+    }
+
+    /// Allocates `size` zeroed bytes of raw memory through the same path
+    /// typed objects take (`Scan` puts it in a scan span with no pointers).
+    /// The memory is an ordinary heap object that nothing can reach, so it
+    /// is freed by the next cycle: use it with GOGC=off, for allocator
+    /// benchmarks and tests.
+    #[doc(hidden)]
+    pub fn alloc_raw(&self, size: usize, kind: ObjectKind) -> Result<NonNull<u8>, AllocError> {
+        let layout = match kind {
+            ObjectKind::Noscan => Layout::Noscan,
+            ObjectKind::Scan if size <= crate::trace::MAX_BITMAP_BYTES => Layout::Bitmap(0),
+            ObjectKind::Scan => Layout::Typed,
+        };
+        let (addr, large) = self.alloc_object(size.max(1), layout, &InfoOf::<u8>::INFO)?;
+        if let Some(span) = large {
+            span.large_type.store(
+                &InfoOf::<u8>::INFO as *const TypeInfo as *mut (),
+                Ordering::Release,
+            );
+        }
+        if size > 0 {
+            // SAFETY: a fresh slot of at least `size` bytes, private to us.
+            unsafe { std::ptr::write_bytes(addr as *mut u8, 0, size) };
+        }
+        // SAFETY: heap addresses are non-null.
+        Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
+    }
+
+    /// The allocation path: picks the span class from the layout, takes a
+    /// slot, records the object's metadata and colour.
+    #[inline(always)]
+    fn alloc_object(
+        &self,
+        size: usize,
+        layout: Layout,
+        info: &'static TypeInfo,
+    ) -> Result<(usize, Option<&'static MSpan>), AllocError> {
+        self.poll();
+        self.check_not_busy();
+        let p = self.p();
+        let heap = &self.inner().mheap;
+        match layout {
+            Layout::Noscan if size < TINY_SIZE => {
+                let addr = self.with_busy(|| p.mcache().alloc_tiny(heap, size.max(1)))?;
+                if p.local.alloc_black.get() {
+                    self.allocate_black_tiny(addr);
+                }
+                Ok((addr, None))
+            }
+            Layout::Noscan if size <= MAX_SMALL_SIZE => {
+                let spc = SpanClass::new(size_to_class(size), true);
+                let addr = self.alloc_small(spc)?;
+                Ok((addr, None))
+            }
+            Layout::Bitmap(mask) => {
+                let spc = SpanClass::new(size_to_class(size), false);
+                let addr = self.alloc_small_meta(spc, |span, idx| {
+                    set_heap_bits(span, addr_of_slot(span, idx), mask);
+                    span.set_typed(idx, false);
+                })?;
+                Ok((addr, None))
+            }
+            Layout::Typed if size + FOOTER_BYTES <= MAX_SMALL_SIZE => {
+                let spc = SpanClass::new(size_to_class(size + FOOTER_BYTES), false);
+                let addr = self.alloc_small_meta(spc, |span, idx| {
+                    let base = addr_of_slot(span, idx);
+                    let footer = base + span.elemsize - FOOTER_BYTES;
+                    // SAFETY: the footer is the last word of a fresh slot
+                    // that only this P can see.
+                    unsafe { (footer as *mut *const TypeInfo).write(info) };
+                    span.set_typed(idx, true);
+                })?;
+                Ok((addr, None))
+            }
+            _ => self.alloc_large(size, layout == Layout::Noscan),
+        }
+    }
+
+    #[inline(always)]
+    fn with_busy<R>(&self, f: impl FnOnce() -> R) -> R {
+        let p = self.p();
+        p.local.busy.set(true);
+        let r = f();
+        p.local.busy.set(false);
+        r
+    }
+
+    #[inline(always)]
+    fn alloc_small(&self, spc: SpanClass) -> Result<usize, AllocError> {
+        self.alloc_small_meta(spc, |_, _| {})
+    }
+
+    #[inline(always)]
+    fn alloc_small_meta(
+        &self,
+        spc: SpanClass,
+        meta: impl FnOnce(&MSpan, usize),
+    ) -> Result<usize, AllocError> {
+        let p = self.p();
+        let heap = &self.inner().mheap;
+        let mc = p.mcache();
+        let addr = match mc.span(spc).next_free_fast() {
+            Some(a) => a,
+            None => self.with_busy(|| mc.alloc(heap, spc))?,
+        };
+        let span = mc.span(spc);
+        let idx = span.object_index(addr);
+        meta(span, idx);
+        if p.local.alloc_black.get() {
+            self.allocate_black(span, idx, false);
+        }
+        Ok(addr)
+    }
+
+    #[cold]
+    fn alloc_large(
+        &self,
+        size: usize,
+        noscan: bool,
+    ) -> Result<(usize, Option<&'static MSpan>), AllocError> {
+        let heap = &self.inner().mheap;
+        let s = heap.alloc_large(size, noscan)?;
+        let span: &'static MSpan = s.span();
+        if span.needzero() && !noscan {
+            // Not strictly needed (the value is written whole), but a large
+            // scan object is traced through its type only after it is
+            // published, and zeroing keeps a torn read impossible to matter.
+        }
+        if self.p().local.alloc_black.get() {
+            self.allocate_black(span, 0, true);
+        }
+        Ok((span.start, (!noscan).then_some(span)))
+    }
+
+    /// Allocate-black during marking (module header): only for spans of the
+    /// cycle this P adopted; a span already swept for the next cycle means
+    /// the flip happened, so adopt it now and leave the object white.
+    #[inline]
+    fn allocate_black(&self, span: &MSpan, idx: usize, large: bool) {
+        let p = self.p();
+        let n = p.local.adopted.get().cycle();
+        let expected = if large {
+            n.wrapping_mul(2)
+        } else {
+            n.wrapping_mul(2).wrapping_add(3)
+        };
+        if span.sweepgen.load(Ordering::Acquire) != expected {
+            self.adopt_flip_now();
+            return;
+        }
+        if span.try_mark(idx) {
+            let b = p.local.black_bytes.get() + span.elemsize;
+            p.local.black_bytes.set(b);
+            if b >= BLACK_FLUSH_BYTES {
+                p.flush_black_bytes(self.inner());
+            }
+        }
+        self.pay_assist(span.elemsize);
+    }
+
+    fn allocate_black_tiny(&self, addr: usize) {
+        let span = arena::span_of(addr);
+        // SAFETY: `addr` was just allocated from this heap; its span lives.
+        let span = unsafe { &*span };
+        self.allocate_black(span, span.object_index(addr), false);
+    }
+
+    #[cold]
+    fn adopt_flip_now(&self) {
+        let w = self.inner().word();
+        self.adopt_slow(w);
+    }
+
+    /// Mark assist: allocation during marking pays for scan work in
+    /// proportion (Go's assist ratio). Never waits: with no grey work to
+    /// take, the allocation goes through.
+    #[inline]
+    fn pay_assist(&self, bytes: usize) {
+        let p = self.p();
+        let debt = p.local.assist_debt.get() + bytes as i64;
+        p.local.assist_debt.set(debt);
+        if debt >= ASSIST_CHUNK_BYTES {
+            self.assist(debt);
+        }
+    }
+
+    #[cold]
+    fn assist(&self, debt: i64) {
+        let inner = self.inner();
+        let p = self.p();
+        let n = p.local.adopted.get().cycle();
+        let ratio = inner.pacer.assist_ratio();
+        let budget = (debt as f64 * ratio) as u64;
+        if budget == 0 || inner.gc_word().register(n).is_err() {
+            p.local.assist_debt.set(0);
+            return;
+        }
+        let start = Instant::now();
+        let done = {
+            let mut drain = Drain::new(&inner.mark);
+            drain.run(budget)
+        };
+        inner.gc_word().deregister();
+        let elapsed = start.elapsed();
+        inner.stats.record_assist(elapsed);
+        // Credit what was scanned; an assist that found no work is forgiven
+        // (it must not wait), so the debt does not grow without bound.
+        let paid = if ratio > 0.0 {
+            (done as f64 / ratio) as i64
+        } else {
+            debt
+        };
+        p.local.assist_debt.set((debt - paid.max(debt)).max(0));
+    }
+
+    // ---- roots and weak pointers ----------------------------------------
+
+    /// Registers `gc` as a root: it stays alive across safepoints until the
+    /// returned handle is dropped.
+    pub fn root<T>(&self, gc: Gc<'_, T>) -> Root<T> {
+        self.check_same_heap(gc.addr());
+        let slot = self.inner().root_register(self.p().id, gc.addr());
+        Root::from_slot(self.heap.clone(), slot)
+    }
+
+    /// A weak pointer to `gc`'s object.
+    pub fn weak<T>(&self, gc: Gc<'_, T>) -> Weak<T> {
+        let addr = gc.addr();
+        self.check_same_heap(addr);
+        let span = arena::span_of(addr);
+        // SAFETY: `gc` is a live object of this heap, so its span lives.
+        let span = unsafe { &*span };
+        let base = if span.spanclass.size_class() == 0 {
+            span.start
+        } else {
+            span.object_base(span.object_index(addr))
+        };
+        let handle = self.inner().mheap.weaks.handle_for(span, base, addr);
+        Weak::from_handle(self.heap.clone(), handle)
+    }
+
+    pub(crate) fn upgrade_weak(&self, handle: &Arc<WeakHandle>) -> Option<usize> {
+        self.inner().upgrade_weak(handle)
+    }
+
+    // ---- checks and the barrier ----------------------------------------
+
+    /// Panics unless `addr` (a Member's own address) lies in this heap.
+    #[inline]
+    pub(crate) fn check_member_home(&self, addr: usize) {
+        if arena::heap_id_of(addr) != self.heap_id {
+            member_outside_heap(addr);
+        }
+    }
+
+    /// Panics unless `addr` (an object) belongs to this heap.
+    #[inline]
+    pub(crate) fn check_same_heap(&self, addr: usize) {
+        if arena::heap_id_of(addr) != self.heap_id {
+            pointer_from_another_heap(addr);
+        }
+    }
+
+    /// Panics unless `heap` is this mutator's heap.
+    #[inline]
+    pub(crate) fn check_heap(&self, heap: &Heap) {
+        if !Heap::ptr_eq(heap, &self.heap) {
+            panic!("gomem: a Root or Weak of one heap was used through a Mutator of another heap");
+        }
+    }
+
+    /// The write barrier (module `gc::barrier`): logs the old value, and the
+    /// new one while the stack is grey, if this P's barrier is on.
+    #[inline(always)]
+    pub(crate) fn write_barrier(&self, slot: &AtomicUsize, new: usize) {
+        let p = self.p();
+        if !p.local.barrier_on.get() {
+            return;
+        }
+        let old = slot.load(Ordering::Acquire);
+        if old != 0 {
+            self.log(old);
+        }
+        if new != 0 && p.local.log_new.get() {
+            self.log(new);
+        }
+    }
+
+    #[inline(always)]
+    fn log(&self, v: usize) {
+        if !self.p().wb.push(v) {
+            self.wb_full(v);
+        }
+    }
+
+    /// The barrier's slow path, itself a poll.
+    #[cold]
+    #[inline(never)]
+    fn wb_full(&self, v: usize) {
+        let inner = self.inner();
+        let p = self.p();
+        let n = p.local.adopted.get().cycle();
+        let w = inner.word();
+        if w.cycle() == n && matches!(w.phase(), Phase::Arm | Phase::Mark) {
+            if inner.gc_word().register(n).is_ok() {
+                {
+                    let mut drain = Drain::new(&inner.mark);
+                    p.wb.drain_head(|e| {
+                        drain.shade(e);
+                    });
+                }
+                inner.gc_word().deregister();
+            } else {
+                p.wb.chain(n);
+            }
+        } else if w.cycle() == n && w.phase() == Phase::Term {
+            p.wb.chain(n);
+        } else {
+            // The cycle is over: everything logged is black already.
+            self.poll();
+            p.wb.drain_head(|_| {});
+            if !p.local.barrier_on.get() {
+                return;
+            }
+        }
+        if !p.wb.push(v) {
+            p.wb.chain(p.local.adopted.get().cycle());
+            p.wb.push(v);
+        }
+    }
+}
+
+impl Drop for Mutator {
+    fn drop(&mut self) {
+        let inner = self.heap.inner();
+        let p = self.p();
+        let w = inner.word();
+        p.adopt(inner, w, true);
+        p.release_caches(inner);
+        p.status.store(P_IDLE, Ordering::Release);
+        inner.put_p(self.p);
+        inner.wake_collector();
+    }
+}
+
+#[inline]
+fn addr_of_slot(span: &MSpan, idx: usize) -> usize {
+    span.object_base(idx)
+}
+
+/// Panics if `value` holds a non-null Member (DESIGN §3: Members are made
+/// null and set after placement, through the barrier).
+fn check_members_null<T: Trace>(value: &T) {
+    let mut bad = 0usize;
+    let mut sink = |v: usize| bad = v;
+    value.trace(&mut Tracer::new(&mut sink));
+    if bad != 0 {
+        panic!(
+            "gomem: allocating a `{}` that holds a non-null Member ({bad:#x}); Members are created null and set after allocation",
+            std::any::type_name::<T>()
+        );
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn member_outside_heap(addr: usize) -> ! {
+    panic!("gomem: a Member at {addr:#x} is not inside an object of this Mutator's heap (Members are only meaningful inside heap objects)")
+}
+
+#[cold]
+#[inline(never)]
+fn pointer_from_another_heap(addr: usize) -> ! {
+    panic!("gomem: pointer {addr:#x} does not belong to this Mutator's heap (pointers never cross heaps)")
+}
