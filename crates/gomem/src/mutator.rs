@@ -892,5 +892,5 @@ fn member_outside_heap(addr: usize) -> ! {
 #[cold]
 #[inline(never)]
 fn pointer_from_another_heap(addr: usize) -> ! {
-    panic!("gomem: pointer {addr:#x} does not belong to this Mutator's heap (pointers never cross heaps)")
+    panic!("gomem: pointer {addr:#x} belongs to another heap than this Mutator's (pointers never cross heaps)")
 }

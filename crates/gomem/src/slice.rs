@@ -178,7 +178,7 @@ impl<T> Vector<T> {
     }
 
     /// Capacity of the current backing array.
-    pub fn capacity<'m>(&self, m: &'m Mutator) -> usize {
+    pub fn capacity(&self, m: &Mutator) -> usize {
         self.buf.get(m).map_or(0, |b| b.len())
     }
 

@@ -177,7 +177,7 @@ pub const fn __fold_words(
         return acc;
     }
     match (acc, field_words) {
-        (Some(acc), Some(words)) if offset % 8 == 0 && offset < MAX_BITMAP_BYTES => {
+        (Some(acc), Some(words)) if offset.is_multiple_of(8) && offset < MAX_BITMAP_BYTES => {
             let shift = offset / 8;
             if words.leading_zeros() < shift as u32 {
                 None
@@ -306,7 +306,7 @@ const fn repeat_words<T: Trace>(n: usize) -> Option<u64> {
     let Some(words) = T::MEMBER_WORDS else {
         return None;
     };
-    if size % 8 != 0 || size * n > MAX_BITMAP_BYTES {
+    if !size.is_multiple_of(8) || size * n > MAX_BITMAP_BYTES {
         return None;
     }
     let mut acc = 0u64;

@@ -197,3 +197,297 @@ fn a_million_node_list_is_marked_without_recursion() {
     }
     assert_eq!(count, 1_000_000);
 }
+
+/// A node whose value is a checksum of its identity, so a freed-and-reused
+/// or corrupted node shows up on every read.
+fn checked(m: &Mutator, id: u64) -> Gc<'_, Node> {
+    m.alloc(Node::new(id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1))
+}
+
+fn is_valid(n: &Node) -> bool {
+    n.value & 1 == 1
+}
+
+#[test]
+fn objects_survive_being_moved_between_members_during_marking() {
+    let heap = Heap::new(Config::default().gc_percent(Some(5)));
+    let mut m = heap.attach();
+    const SLOTS: usize = 64;
+    let holder = {
+        let arr = m.alloc_slice(SLOTS, |_| Member::<Node>::null());
+        for (i, slot) in arr.iter().enumerate() {
+            slot.set(&m, Some(checked(&m, i as u64)));
+        }
+        m.root(arr)
+    };
+    let mut rng = 0x1234_5678u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for round in 0..3000 {
+        {
+            let arr = holder.get(&m);
+            for _ in 0..50 {
+                // Move a pointer from one Member to another, through the
+                // stack only: the deletion half must keep it alive.
+                let a = (next() as usize) % SLOTS;
+                let b = (next() as usize) % SLOTS;
+                let moved = arr[a].get(&m);
+                arr[a].set(&m, None);
+                let _garbage = checked(&m, next());
+                arr[b].set(&m, moved);
+                if arr[a].get(&m).is_none() {
+                    arr[a].set(&m, Some(checked(&m, next())));
+                }
+            }
+            for slot in arr.iter() {
+                if let Some(n) = slot.get(&m) {
+                    assert!(is_valid(&n), "round {round}: a live node was freed");
+                }
+            }
+        }
+        m.safepoint();
+    }
+    assert!(heap.gc_summary().cycles > 10, "{:?}", heap.gc_summary());
+}
+
+#[test]
+fn four_threads_share_a_graph_through_roots_while_cycles_run() {
+    let heap = Heap::new(
+        Config::default()
+            .gc_percent(Some(10))
+            .gctrace(std::env::var("T").is_ok()),
+    );
+    const SLOTS: usize = 256;
+    let shared = {
+        let m = heap.attach();
+        let arr = m.alloc_slice(SLOTS, |_| Member::<Node>::null());
+        for (i, slot) in arr.iter().enumerate() {
+            slot.set(&m, Some(checked(&m, i as u64)));
+        }
+        Arc::new(m.root(arr))
+    };
+    std::thread::scope(|s| {
+        for t in 0..4u64 {
+            let heap = heap.clone();
+            let shared = shared.clone();
+            s.spawn(move || {
+                let mut m = heap.attach();
+                let mut rng = 0x9E37_79B9 ^ (t + 1);
+                for round in 0..6000 {
+                    {
+                        let arr = shared.get(&m);
+                        for _ in 0..40 {
+                            rng ^= rng << 13;
+                            rng ^= rng >> 7;
+                            rng ^= rng << 17;
+                            let i = rng as usize % SLOTS;
+                            let n = checked(&m, rng);
+                            // Link the old node under the new one, then
+                            // replace: old nodes stay reachable for a while.
+                            if let Some(old) = arr[i].get(&m) {
+                                assert!(is_valid(&old), "thread {t} round {round}");
+                                n.left.set(&m, Some(old));
+                                if let Some(gc) = old.left.get(&m) {
+                                    assert!(is_valid(&gc));
+                                    old.left.set(&m, None);
+                                }
+                            }
+                            arr[i].set(&m, Some(n));
+                        }
+                    }
+                    m.safepoint();
+                }
+            });
+        }
+    });
+    let m = heap.attach();
+    let arr = shared.get(&m);
+    for slot in arr.iter() {
+        assert!(is_valid(&slot.get(&m).unwrap()));
+    }
+    assert!(heap.gc_summary().cycles >= 10, "{:?}", heap.gc_summary());
+}
+
+#[test]
+fn blocking_lets_a_cycle_finish_while_a_thread_sleeps() {
+    let heap = Heap::new(Config::default());
+    let sleeper = {
+        let heap = heap.clone();
+        std::thread::spawn(move || {
+            let mut m = heap.attach();
+            let keep = {
+                let n = checked(&m, 5);
+                m.root(n)
+            };
+            m.blocking(|| std::thread::sleep(std::time::Duration::from_secs(2)));
+            assert!(is_valid(&keep.get(&m)));
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut m = heap.attach();
+    let start = std::time::Instant::now();
+    m.collect();
+    m.collect();
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(1900),
+        "collect waited for the sleeping thread"
+    );
+    sleeper.join().unwrap();
+}
+
+#[test]
+fn a_thread_allocating_under_a_mutex_never_deadlocks_with_threads_waiting_for_it() {
+    let heap = Heap::new(Config::default().gc_percent(Some(1)));
+    let lock = Arc::new(Mutex::new(0u64));
+    let done = Arc::new(AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        {
+            let (heap, lock, done) = (heap.clone(), lock.clone(), done.clone());
+            s.spawn(move || {
+                let mut m = heap.attach();
+                while heap.gc_summary().cycles < 200 {
+                    {
+                        let mut g = lock.lock().unwrap();
+                        // Allocate a lot while holding the lock; cycles
+                        // want to advance meanwhile.
+                        for i in 0..2000 {
+                            let n = checked(&m, i);
+                            n.left.set(&m, Some(checked(&m, i + 1)));
+                        }
+                        *g += 1;
+                    }
+                    m.safepoint();
+                    // Give the waiters a chance at the lock (std's Mutex is
+                    // not fair); progress of cycles needs them to run too.
+                    std::thread::yield_now();
+                }
+                done.store(1, Ordering::SeqCst);
+            });
+        }
+        for _ in 0..3 {
+            let (heap, lock, done) = (heap.clone(), lock.clone(), done.clone());
+            s.spawn(move || {
+                let mut m = heap.attach();
+                while done.load(Ordering::SeqCst) == 0 {
+                    // Wait for the lock while attached (not in `blocking`).
+                    let g = lock.lock().unwrap();
+                    let _n = checked(&m, *g);
+                    drop(g);
+                    m.safepoint();
+                }
+            });
+        }
+    });
+    assert!(heap.gc_summary().cycles >= 200);
+}
+
+#[test]
+fn drop_of_a_heap_object_cannot_attach() {
+    struct Sneaky {
+        heap: Heap,
+        attached: Arc<AtomicUsize>,
+    }
+    impl Drop for Sneaky {
+        fn drop(&mut self) {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _m = self.heap.attach();
+            }));
+            if r.is_ok() {
+                self.attached.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+    // SAFETY: no Members.
+    unsafe impl Trace for Sneaky {
+        const NO_MEMBERS: bool = true;
+        const MEMBER_WORDS: Option<u64> = Some(0);
+        fn trace(&self, _: &mut gomem::Tracer<'_>) {}
+    }
+    let heap = Heap::new(Config::default());
+    let attached = Arc::new(AtomicUsize::new(0));
+    let mut m = heap.attach();
+    // A heap handle inside a heap object keeps the heap alive until the
+    // object is dropped; the object is garbage right away.
+    m.alloc(Sneaky {
+        heap: heap.clone(),
+        attached: attached.clone(),
+    });
+    m.collect();
+    m.collect();
+    assert_eq!(attached.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+#[should_panic(expected = "not inside an object")]
+fn a_member_outside_the_heap_fails_loudly() {
+    let heap = Heap::new(Config::default());
+    let m = heap.attach();
+    let on_stack: Member<Node> = Member::null();
+    let n = m.alloc(Node::new(1));
+    on_stack.set(&m, Some(n));
+}
+
+#[test]
+#[should_panic(expected = "another heap")]
+fn pointers_never_cross_heaps() {
+    let a = Heap::new(Config::default());
+    let b = Heap::new(Config::default());
+    let ma = a.attach();
+    let mb = b.attach();
+    let x = ma.alloc(Node::new(1));
+    let y = mb.alloc(Node::new(2));
+    x.left.set(&ma, Some(y));
+}
+
+#[test]
+#[should_panic(expected = "non-null Member")]
+fn allocating_a_value_with_a_non_null_member_panics() {
+    let heap = Heap::new(Config::default());
+    let m = heap.attach();
+    let a = m.alloc(Node::new(1));
+    let b = m.alloc(Node::new(2));
+    a.left.set(&m, Some(b));
+    // Move the non-null Member out by swapping whole values is impossible
+    // through `&`; build a value holding one via a Slice copy instead:
+    let taken: Member<Node> = unsafe { std::ptr::read(&a.left) };
+    let _ = m.alloc(Node {
+        left: taken,
+        right: Member::null(),
+        value: 3,
+    });
+}
+
+#[test]
+fn zero_sized_and_slice_objects_work() {
+    #[derive(Trace)]
+    struct Unit;
+    let heap = Heap::new(Config::default());
+    let mut m = heap.attach();
+    let u1 = m.alloc(Unit);
+    let u2 = m.alloc(Unit);
+    assert!(!std::ptr::eq(u1.as_ptr(), u2.as_ptr()) || std::mem::size_of::<Unit>() == 0);
+    let words = m.alloc_slice(1000, |i| i as u64 * 3);
+    assert_eq!(words.len(), 1000);
+    assert_eq!(words[999], 2997);
+    let strings = m.root(m.alloc_slice(10, |i| format!("s{i}")));
+    m.collect();
+    assert_eq!(strings.get(&m)[7], "s7");
+    let v = m.root(m.alloc(gomem::Vector::<Node>::new()));
+    for i in 0..100 {
+        let vec = v.get(&m);
+        vec.push(&m, Some(checked(&m, i)));
+        if i % 10 == 0 {
+            m.safepoint();
+        }
+    }
+    m.collect();
+    let vec = v.get(&m);
+    assert_eq!(vec.len(), 100);
+    for i in 0..100 {
+        assert!(is_valid(&vec.get(&m, i).unwrap()));
+    }
+}

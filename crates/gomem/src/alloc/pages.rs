@@ -829,8 +829,8 @@ fn update<Op: FnMut(&mut Chunk, usize, usize)>(
     } else {
         resummarize(&node.sums[DIRTY], cp, old[DIRTY], ddirty, dirs[DIRTY])
     };
-    u8::from(node.own[FREE] != old[FREE]) * FREE_CHANGED
-        | u8::from(node.own[DIRTY] != old[DIRTY]) * DIRTY_CHANGED
+    (u8::from(node.own[FREE] != old[FREE]) * FREE_CHANGED)
+        | (u8::from(node.own[DIRTY] != old[DIRTY]) * DIRTY_CHANGED)
 }
 
 /// The page allocator: see the module docs.

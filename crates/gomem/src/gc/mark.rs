@@ -207,7 +207,7 @@ impl<'a> Drain<'a> {
         while let Some(obj) = self.next() {
             self.scan(obj);
             n += 1;
-            if n % BUDGET_CHECK_EVERY == 0 && self.scanned_bytes - start >= budget {
+            if n.is_multiple_of(BUDGET_CHECK_EVERY) && self.scanned_bytes - start >= budget {
                 break;
             }
         }

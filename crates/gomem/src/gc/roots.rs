@@ -35,6 +35,9 @@ pub struct RootSlot {
 
 #[derive(Default)]
 struct Shard {
+    // Boxed so that a slot's address stays put when the Vec grows: `Root`
+    // holds a pointer to its slot.
+    #[allow(clippy::vec_box)]
     slots: Vec<Box<RootSlot>>,
     free: Vec<u32>,
 }
