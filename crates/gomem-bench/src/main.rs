@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 
 mod alloc;
+mod binarytrees;
 
 /// Demos and benchmarks for gomem, Go's memory manager in Rust.
 #[derive(Parser)]
@@ -20,6 +21,9 @@ enum Command {
     Sizeclasses,
     /// Allocation microbenchmark: ns/op, Mops/s and RSS per object size.
     Alloc(alloc::Args),
+    /// The Benchmarks Game binary-trees on gomem, with pause and RSS figures.
+    #[command(name = "binary-trees")]
+    BinaryTrees(binarytrees::Args),
 }
 
 fn main() {
@@ -30,6 +34,7 @@ fn main() {
             Ok(())
         }
         Command::Alloc(args) => alloc::run(&args),
+        Command::BinaryTrees(args) => binarytrees::run(&args),
     };
     if let Err(e) = result {
         eprintln!("gomem-bench: {e}");
