@@ -78,6 +78,14 @@ unsafe impl Send for HeapInner {}
 // SAFETY: as above.
 unsafe impl Sync for HeapInner {}
 
+/// When the phases of the current cycle began.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct CycleTimes {
+    pub(crate) start: Option<Instant>,
+    pub(crate) mark: Option<Instant>,
+    pub(crate) drained: Option<Instant>,
+}
+
 /// The collector's own state.
 #[derive(Default)]
 pub(crate) struct CollectorState {
@@ -87,6 +95,7 @@ pub(crate) struct CollectorState {
     swept: std::sync::Mutex<u32>,
     swept_cv: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    times: Mutex<CycleTimes>,
     workers: Mutex<Vec<std::thread::Thread>>,
     cycle_start: Mutex<Option<Instant>>,
     forced_pending: AtomicBool,
@@ -399,8 +408,23 @@ impl HeapInner {
         timer_due && self.pacer.gc_percent() >= 0
     }
 
+    pub(crate) fn note_mark_start(&self) {
+        self.collector.times.lock().mark = Some(Instant::now());
+    }
+
+    pub(crate) fn note_mark_drained(&self) {
+        let mut t = self.collector.times.lock();
+        if t.drained.is_none() {
+            t.drained = Some(Instant::now());
+        }
+    }
+
     pub(crate) fn on_cycle_start(&self, _n: u32) {
         *self.collector.cycle_start.lock() = Some(Instant::now());
+        *self.collector.times.lock() = CycleTimes {
+            start: Some(Instant::now()),
+            ..CycleTimes::default()
+        };
         self.mheap.cycle_wanted.store(false, Ordering::Release);
         if self.collector.forced_pending.swap(false, Ordering::AcqRel) {
             self.stats.num_forced.fetch_add(1, Ordering::Relaxed);
@@ -410,6 +434,8 @@ impl HeapInner {
 
     pub(crate) fn on_flip(&self, n: u32) {
         let marked = self.mark.bytes_marked.load(Ordering::Relaxed);
+        let live_at_end = self.mheap.counters.heap_live.load(Ordering::Relaxed);
+        let goal = self.pacer.goal();
         self.pacer.on_flip(self, marked);
         self.stats.num_gc.fetch_add(1, Ordering::Relaxed);
         let took = self
@@ -420,12 +446,23 @@ impl HeapInner {
             .map_or(0, |t| t.elapsed().as_nanos() as u64);
         self.collector.last_cycle_ns.store(took, Ordering::Relaxed);
         if self.config.gctrace_value() {
+            let t = *self.collector.times.lock();
+            let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+                (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64() * 1e3,
+                _ => 0.0,
+            };
+            let now = Some(Instant::now());
             eprintln!(
-                "gc {n}: {:.3} ms, {} -> {} MB live, {} MB goal",
+                "gc {n}: {:.3} ms (arm {:.2} + mark {:.2} + stacks {:.2}), {} -> {} MB, {} MB goal, next goal {} MB trigger {} MB",
                 took as f64 / 1e6,
-                self.pacer.heap_marked() >> 20,
+                ms(t.start, t.mark),
+                ms(t.mark, t.drained),
+                ms(t.drained, now),
+                live_at_end >> 20,
                 marked >> 20,
-                self.pacer.goal() >> 20
+                goal >> 20,
+                self.pacer.goal() >> 20,
+                self.mheap.gc_trigger.load(Ordering::Relaxed) >> 20
             );
         }
     }

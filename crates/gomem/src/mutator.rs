@@ -710,7 +710,7 @@ impl Mutator {
         let inner = self.inner();
         let p = self.p();
         let n = p.local.adopted.get().cycle();
-        let ratio = inner.pacer.assist_ratio();
+        let ratio = inner.pacer.assist_ratio_now(inner);
         let budget = (debt as f64 * ratio) as u64;
         if budget == 0 || inner.gc_word().register(n).is_err() {
             p.local.assist_debt.set(0);

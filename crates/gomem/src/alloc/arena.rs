@@ -113,15 +113,20 @@ fn arena_map() -> &'static ArenaMap {
     })
 }
 
-#[inline]
+/// The map's base, published once it exists (one load on lookups, instead
+/// of the OnceLock's state check).
+static ARENA_MAP_BASE: AtomicPtr<AtomicPtr<HeapArena>> = AtomicPtr::new(ptr::null_mut());
+
+#[inline(always)]
 fn entry(addr: usize) -> Option<&'static AtomicPtr<HeapArena>> {
     let idx = addr >> ARENA_SHIFT;
-    if idx >= ARENA_MAP_ENTRIES {
+    let base = ARENA_MAP_BASE.load(Ordering::Acquire);
+    if idx >= ARENA_MAP_ENTRIES || base.is_null() {
         return None;
     }
-    let map = ARENA_MAP.get()?;
-    // SAFETY: idx < ARENA_MAP_ENTRIES, the length of the mapping.
-    Some(unsafe { &*map.entries.add(idx) })
+    // SAFETY: idx < ARENA_MAP_ENTRIES, the length of the mapping, which is
+    // never unmapped once published.
+    Some(unsafe { &*base.add(idx) })
 }
 
 /// Publishes `arena` in the map. The caller keeps it alive until [`unpublish`].
@@ -144,7 +149,7 @@ pub fn unpublish(base: usize) {
 }
 
 /// The arena that holds `addr`, if any heap owns it.
-#[inline]
+#[inline(always)]
 pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
     let p = entry(addr)?.load(Ordering::Acquire);
     // SAFETY: a published arena stays allocated until its heap unpublishes it
@@ -154,13 +159,13 @@ pub fn arena_of(addr: usize) -> Option<&'static HeapArena> {
 }
 
 /// Id of the heap that owns `addr`, or 0 when `addr` is in no gomem heap.
-#[inline]
+#[inline(always)]
 pub fn heap_id_of(addr: usize) -> u32 {
     arena_of(addr).map_or(0, |a| a.heap_id)
 }
 
 /// The span covering `addr` (possibly a dead one: check its state), or null.
-#[inline]
+#[inline(always)]
 pub fn span_of(addr: usize) -> *mut MSpan {
     arena_of(addr).map_or(ptr::null_mut(), |a| a.span_at(addr))
 }
@@ -168,7 +173,8 @@ pub fn span_of(addr: usize) -> *mut MSpan {
 /// Makes sure the map exists (called when a heap is created, so that lookups
 /// never race with its creation on a hot path).
 pub fn init() {
-    arena_map();
+    let map = arena_map();
+    ARENA_MAP_BASE.store(map.entries as *mut AtomicPtr<HeapArena>, Ordering::Release);
 }
 
 /// Sanity constant check kept next to the layout it depends on.

@@ -87,9 +87,7 @@ pub(crate) fn coordinator(heap: Arc<HeapInner>) {
 
 /// A background mark worker's main loop.
 pub(crate) fn worker(heap: Arc<HeapInner>) {
-    let local = crossbeam_deque::Worker::new_lifo();
-    heap.mark.stealers.lock().push(local.stealer());
-    let mut drain = Drain::with_worker(&heap.mark, local);
+    let mut drain = Drain::new(&heap.mark);
     while !heap.collector.shutdown.load(Ordering::Acquire) {
         let w = heap.word();
         if w.phase() != Phase::Mark || heap.mark.queue_is_empty() {
@@ -217,6 +215,7 @@ fn enter_mark(heap: &HeapInner, n: u32) -> bool {
             return false;
         }
         if cell.transition(cur, cur.with_phase(Phase::Mark)) {
+            heap.note_mark_start();
             heap.pacer.on_mark_start(heap);
             return true;
         }
@@ -258,6 +257,9 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
         return false;
     }
     let w = heap.word();
+    if w.active() == 0 {
+        heap.note_mark_drained();
+    }
     let stacks_black = for_each_p(heap, |p, held| {
         if held {
             p.adopt(heap, w, true);

@@ -4,9 +4,11 @@
 //! work queue, *black* once it has been scanned. Noscan objects go straight
 //! to black: marking sets their bit and queues nothing.
 //!
-//! **Queues.** One global lock-free injector plus, per draining agent, a
-//! local LIFO deque (crossbeam-deque); agents steal from the injector and
-//! from each other's deques. Every agent that holds grey work is registered
+//! **Queues.** One global lock-free queue (a crossbeam injector) plus, per
+//! draining agent, a private stack (Go's gcWork): pushing and popping grey
+//! objects costs no atomic. An agent whose stack grows past a threshold while
+//! the global queue is empty moves half of it there, so other agents (mark
+//! workers, assists) always find work to take. Every agent that holds grey work is registered
 //! in the GC word (`active`), so the terminator can trust that, with
 //! `active == 0`, the injector is the only place grey work can be.
 //!
@@ -24,8 +26,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crossbeam_deque::{Injector, Steal, Stealer, Worker};
-use parking_lot::Mutex;
+use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
 use crate::alloc::sizeclass::{HEAP_BITS_BYTES, PAGE_SIZE};
@@ -40,8 +41,6 @@ const BUDGET_CHECK_EVERY: usize = 64;
 pub struct MarkState {
     /// The global queue of grey objects.
     pub queue: Injector<usize>,
-    /// Stealers of the workers' local deques.
-    pub stealers: Mutex<Vec<Stealer<usize>>>,
     /// Bytes marked this cycle (live heap at the end of it).
     pub bytes_marked: AtomicUsize,
     /// Bytes of objects scanned this cycle.
@@ -65,7 +64,7 @@ impl MarkState {
 }
 
 /// The span of a heap address (which must be in an in-use span).
-#[inline]
+#[inline(always)]
 fn span_of(addr: usize) -> &'static MSpan {
     let s = arena::span_of(addr);
     debug_assert!(!s.is_null(), "marking {addr:#x}, which is in no span");
@@ -77,26 +76,28 @@ fn span_of(addr: usize) -> &'static MSpan {
     span
 }
 
-/// One agent's view of marking: a local deque and counters.
+/// One agent's view of marking: a private stack of grey objects (Go's
+/// gcWork) and counters. Grey objects beyond [`SPILL_AT`] are shared through
+/// the global queue when it runs dry, so idle agents find work.
 pub struct Drain<'a> {
     state: &'a MarkState,
-    local: Worker<usize>,
+    stack: Vec<usize>,
+    inbox: Worker<usize>,
     marked_bytes: usize,
     marked_objects: u64,
     scanned_bytes: u64,
 }
 
-impl<'a> Drain<'a> {
-    /// A drain with its own local deque.
-    pub fn new(state: &'a MarkState) -> Drain<'a> {
-        Drain::with_worker(state, Worker::new_lifo())
-    }
+/// Local grey objects above which half are offered to the global queue.
+const SPILL_AT: usize = 512;
 
-    /// A drain around an existing deque (a mark worker's).
-    pub fn with_worker(state: &'a MarkState, local: Worker<usize>) -> Drain<'a> {
+impl<'a> Drain<'a> {
+    /// A drain with an empty local stack.
+    pub fn new(state: &'a MarkState) -> Drain<'a> {
         Drain {
             state,
-            local,
+            stack: Vec::with_capacity(SPILL_AT * 2),
+            inbox: Worker::new_lifo(),
             marked_bytes: 0,
             marked_objects: 0,
             scanned_bytes: 0,
@@ -120,12 +121,14 @@ impl<'a> Drain<'a> {
         self.marked_bytes += span.elemsize;
         self.marked_objects += 1;
         if !span.spanclass.noscan() {
-            self.local.push(base);
+            prefetch(base);
+            self.stack.push(base);
         }
         true
     }
 
     /// Scans one grey object, shading everything it points to.
+    #[inline]
     pub fn scan(&mut self, base: usize) {
         let span = span_of(base);
         self.scanned_bytes += span.elemsize as u64;
@@ -159,9 +162,9 @@ impl<'a> Drain<'a> {
         }
     }
 
+    #[inline]
     fn scan_bitmap(&mut self, span: &MSpan, base: usize) {
-        let bits = heap_bits_of(span, base);
-        let mut bits = bits;
+        let mut bits = heap_bits_of(span, base);
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
@@ -174,54 +177,65 @@ impl<'a> Drain<'a> {
         }
     }
 
-    /// Takes a grey object: local first, then the injector, then others.
+    /// Takes a grey object: local first, then the global queue.
+    #[inline]
     fn next(&mut self) -> Option<usize> {
-        if let Some(v) = self.local.pop() {
+        if let Some(v) = self.stack.pop() {
             return Some(v);
         }
         loop {
-            match self.state.queue.steal_batch_and_pop(&self.local) {
-                Steal::Success(v) => return Some(v),
-                Steal::Retry => continue,
-                Steal::Empty => break,
-            }
-        }
-        let stealers = self.state.stealers.lock();
-        for s in stealers.iter() {
-            loop {
-                match s.steal_batch_and_pop(&self.local) {
-                    Steal::Success(v) => return Some(v),
-                    Steal::Retry => continue,
-                    Steal::Empty => break,
+            match self.state.queue.steal_batch_and_pop(&self.inbox) {
+                Steal::Success(v) => {
+                    while let Some(x) = self.inbox.pop() {
+                        self.stack.push(x);
+                    }
+                    return Some(v);
                 }
+                Steal::Retry => continue,
+                Steal::Empty => return None,
             }
         }
-        None
+    }
+
+    /// Offers half of a large local stack to others when the global queue
+    /// is empty.
+    #[inline]
+    fn maybe_spill(&mut self) {
+        if self.stack.len() > SPILL_AT && self.state.queue.is_empty() {
+            for v in self.stack.drain(..SPILL_AT / 2) {
+                self.state.queue.push(v);
+            }
+        }
     }
 
     /// Scans grey objects until none is left or `budget` bytes were
     /// scanned. Returns the bytes scanned.
     pub fn run(&mut self, budget: u64) -> u64 {
-        let start = self.scanned_bytes;
+        let mut done = 0u64;
         let mut n = 0usize;
         while let Some(obj) = self.next() {
             self.scan(obj);
             n += 1;
-            if n.is_multiple_of(BUDGET_CHECK_EVERY) && self.scanned_bytes - start >= budget {
-                break;
+            if n.is_multiple_of(BUDGET_CHECK_EVERY) {
+                done += self.scanned_bytes;
+                self.flush_counters();
+                self.maybe_spill();
+                if done >= budget {
+                    break;
+                }
             }
         }
-        self.scanned_bytes - start
+        done + self.scanned_bytes
     }
 
     /// Whether this drain still holds grey objects.
     pub fn has_local_work(&self) -> bool {
-        !self.local.is_empty()
+        !self.stack.is_empty()
     }
 
-    /// Moves local grey objects to the injector and flushes counters.
+    /// Moves local grey objects to the global queue and flushes counters.
     pub fn flush(&mut self) {
-        while let Some(v) = self.local.pop() {
+        for v in self.stack.drain(..) {
             self.state.queue.push(v);
         }
         self.flush_counters();
@@ -242,6 +256,20 @@ impl Drop for Drain<'_> {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Asks the CPU to start loading the object at `addr` (it is scanned soon:
+/// the stack is LIFO). Marking is bound by memory latency, not work.
+#[inline(always)]
+fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint with no architectural effect; any address
+    // is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
 }
 
 /// The pointer-bitmap bits of the object at `base`: bit i ⇔ word i is a

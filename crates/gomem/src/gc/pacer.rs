@@ -111,6 +111,21 @@ impl Pacer {
         self.live_at_trigger.store(live, Ordering::Relaxed);
     }
 
+    /// The assist ratio now: scan work still expected over heap distance
+    /// still left to the goal (Go revises it as marking goes on). Zero when
+    /// the background workers are ahead.
+    pub(crate) fn assist_ratio_now(&self, heap: &HeapInner) -> f64 {
+        let expected = self.heap_marked().max(HEAP_MINIMUM_BYTES / 4) as u64;
+        let done = heap.mark.bytes_scanned.load(Ordering::Relaxed);
+        let remaining = expected.saturating_sub(done);
+        if remaining == 0 {
+            return 0.0;
+        }
+        let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
+        let distance = self.goal().saturating_sub(live).max(MIN_DISTANCE_BYTES);
+        remaining as f64 / distance as f64
+    }
+
     /// When marking starts: set the assist ratio.
     pub(crate) fn on_mark_start(&self, heap: &HeapInner) {
         let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
