@@ -1,11 +1,19 @@
 //! gomem-bench: demos and benchmarks for gomem.
 //!
-//! Each subcommand runs one workload and prints its figures; see `--help`.
+//! Each subcommand runs one workload on gomem and prints its figures;
+//! `compare` runs every workload on gomem, on Go and on Rust's GC crates, as
+//! separate processes, and reports them side by side. See `--help`.
 
 use clap::{Parser, Subcommand};
 
 mod alloc;
 mod binarytrees;
+mod compare;
+mod gcbench;
+mod latency;
+mod mark;
+mod peers;
+mod runone;
 
 /// Demos and benchmarks for gomem, Go's memory manager in Rust.
 #[derive(Parser)]
@@ -24,6 +32,19 @@ enum Command {
     /// The Benchmarks Game binary-trees on gomem, with pause and RSS figures.
     #[command(name = "binary-trees")]
     BinaryTrees(binarytrees::Args),
+    /// Ellis/Kovac/Boehm GCBench on gomem.
+    Gcbench(gcbench::Args),
+    /// Push latency with a window of live messages on gomem.
+    Latency(latency::Args),
+    /// Pure marking throughput on gomem.
+    Mark(mark::Args),
+    /// Run every workload on gomem, Go and Rust's GC crates; print a table,
+    /// write results.json and SVG charts.
+    Compare(compare::Args),
+    /// Run one workload on one implementation and print one JSON line
+    /// (used by `compare`, which runs each measurement in its own process).
+    #[command(name = "run-one", hide = true)]
+    RunOne(runone::Args),
 }
 
 fn main() {
@@ -35,6 +56,11 @@ fn main() {
         }
         Command::Alloc(args) => alloc::run(&args),
         Command::BinaryTrees(args) => binarytrees::run(&args),
+        Command::Gcbench(args) => gcbench::run(&args),
+        Command::Latency(args) => latency::run(&args),
+        Command::Mark(args) => mark::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::RunOne(args) => runone::run(&args),
     };
     if let Err(e) = result {
         eprintln!("gomem-bench: {e}");

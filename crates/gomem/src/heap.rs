@@ -26,11 +26,13 @@ use crate::config::Config;
 use crate::gc::mark::{Drain, MarkState};
 use crate::gc::pacer::Pacer;
 use crate::gc::roots::{RootSlot, RootTable, Shader};
+use crate::gc::scavenge::Scavenger;
 use crate::gc::state::{GcWord, GcWordCell, Phase};
 use crate::gc::weak::WeakHandle;
 use crate::gc::{cycle, sweep};
-use crate::mutator::P;
-use crate::stats::{GcStats, GcSummary};
+use crate::mutator::{Mutator, P};
+use crate::stats::{format_gctrace, GcStats, GcSummary, SizeClassStats};
+pub use crate::stats::{CycleRecord, MemStats};
 
 /// A managed heap (module header).
 ///
@@ -68,6 +70,8 @@ pub(crate) struct HeapInner {
     pub(crate) pacer: Pacer,
     pub(crate) stats: GcStats,
     pub(crate) collector: CollectorState,
+    pub(crate) scavenger: Scavenger,
+    pub(crate) created: Instant,
     ps: Mutex<Vec<NonNull<P>>>,
     free_ps: Mutex<Vec<NonNull<P>>>,
 }
@@ -84,6 +88,11 @@ pub(crate) struct CycleTimes {
     pub(crate) start: Option<Instant>,
     pub(crate) mark: Option<Instant>,
     pub(crate) drained: Option<Instant>,
+    pub(crate) term: std::time::Duration,
+    pub(crate) heap_start: usize,
+    pub(crate) assist_ns: u64,
+    pub(crate) worker_ns: u64,
+    pub(crate) forced: bool,
 }
 
 /// The collector's own state.
@@ -97,9 +106,7 @@ pub(crate) struct CollectorState {
     threads: Mutex<Vec<JoinHandle<()>>>,
     times: Mutex<CycleTimes>,
     workers: Mutex<Vec<std::thread::Thread>>,
-    cycle_start: Mutex<Option<Instant>>,
     forced_pending: AtomicBool,
-    last_cycle_ns: AtomicU64,
 }
 
 impl Heap {
@@ -118,6 +125,8 @@ impl Heap {
             mark: MarkState::default(),
             stats: GcStats::default(),
             collector: CollectorState::default(),
+            scavenger: Scavenger::default(),
+            created: Instant::now(),
             ps: Mutex::new(Vec::new()),
             free_ps: Mutex::new(Vec::new()),
         });
@@ -182,6 +191,118 @@ impl Heap {
     /// Number of registered roots.
     pub fn root_count(&self) -> usize {
         self.inner().roots.len()
+    }
+
+    /// Sets GOGC (`None` = off) and returns the previous value, as Go's
+    /// `debug.SetGCPercent` does. Takes effect for the next trigger.
+    pub fn set_gc_percent(&self, percent: Option<u32>) -> Option<u32> {
+        let inner = self.inner();
+        let prev = inner.pacer.set_gc_percent(percent.map_or(-1, i64::from));
+        inner.pacer.commit(inner);
+        inner.wake_collector();
+        u32::try_from(prev).ok()
+    }
+
+    /// Sets GOMEMLIMIT (`None` = no limit) and returns the previous value,
+    /// as Go's `debug.SetMemoryLimit` does.
+    pub fn set_memory_limit(&self, bytes: Option<u64>) -> Option<u64> {
+        let inner = self.inner();
+        let prev = inner.pacer.set_memory_limit(bytes.unwrap_or(u64::MAX));
+        inner.pacer.commit(inner);
+        inner.wake_collector();
+        (prev < i64::MAX as u64).then_some(prev)
+    }
+
+    /// Whether the GC CPU limiter is currently holding the collector back.
+    pub fn cpu_limiter_active(&self) -> bool {
+        self.inner().pacer.limiting()
+    }
+
+    /// How many times the GC CPU limiter engaged.
+    pub fn cpu_limiter_engagements(&self) -> u64 {
+        self.inner().pacer.limiter_engagements()
+    }
+
+    /// The last cycles (up to 256), oldest first.
+    pub fn cycle_history(&self) -> Vec<CycleRecord> {
+        self.inner().stats.history.lock().iter().cloned().collect()
+    }
+
+    /// Go's `runtime.MemStats`, gathered without stopping anyone (see
+    /// [`MemStats`] for what that means for the counts).
+    pub fn stats(&self) -> MemStats {
+        let inner = self.inner();
+        let c = &inner.mheap.counters;
+        let by_size: Vec<SizeClassStats> = (0..crate::alloc::sizeclass::NUM_SIZE_CLASSES)
+            .map(|class| {
+                let (m, f) = if class == 0 {
+                    (
+                        c.large_mallocs.load(Ordering::Relaxed),
+                        c.large_frees.load(Ordering::Relaxed),
+                    )
+                } else {
+                    (
+                        c.by_class[class].mallocs.load(Ordering::Relaxed),
+                        c.by_class[class].frees.load(Ordering::Relaxed),
+                    )
+                };
+                SizeClassStats {
+                    size: crate::alloc::sizeclass::CLASS_TO_SIZE[class],
+                    mallocs: m,
+                    frees: f,
+                }
+            })
+            .collect();
+        let tiny = c.tiny_allocs.load(Ordering::Relaxed);
+        let mallocs = by_size.iter().map(|s| s.mallocs).sum::<u64>() + tiny;
+        let frees = by_size.iter().map(|s| s.frees).sum::<u64>();
+        let sys = c.sys.load(Ordering::Relaxed) as u64;
+        let inuse = c.inuse.load(Ordering::Relaxed) as u64;
+        let heap_alloc = inner.heap_alloc_bytes() as u64;
+        let mut pause_ns = [0u64; 256];
+        let mut pause_end = [0u64; 256];
+        let history = inner.stats.history.lock();
+        let num_gc = inner.stats.num_gc.load(Ordering::Relaxed);
+        for r in history.iter() {
+            let i = (r.n as usize + 255) % 256;
+            pause_ns[i] = r.max_poll.as_nanos() as u64;
+            pause_end[i] = r.end_unix_ns;
+        }
+        let goal = inner.pacer.goal();
+        MemStats {
+            alloc: heap_alloc,
+            total_alloc: c.total_alloc.load(Ordering::Relaxed),
+            sys,
+            mallocs,
+            frees,
+            heap_alloc,
+            heap_sys: sys,
+            heap_idle: sys.saturating_sub(inuse),
+            heap_inuse: inuse,
+            heap_released: c.released.load(Ordering::Relaxed) as u64,
+            heap_objects: mallocs.saturating_sub(frees),
+            next_gc: if goal == usize::MAX { 0 } else { goal as u64 },
+            last_gc: history.back().map_or(0, |r| r.end_unix_ns),
+            pause_total_ns: inner.stats.pause_total_ns.load(Ordering::Relaxed),
+            pause_ns,
+            pause_end,
+            num_gc,
+            num_forced_gc: inner.stats.num_forced.load(Ordering::Relaxed),
+            gc_cpu_fraction: inner.gc_cpu_fraction(),
+            enable_gc: true,
+            by_size,
+        }
+    }
+}
+
+impl Mutator {
+    /// Runs a full collection, then returns every free page to the OS (Go's
+    /// `debug.FreeOSMemory`). Like [`Mutator::collect`], it waits for the
+    /// other mutators to pass a safepoint.
+    pub fn free_os_memory(&mut self) {
+        self.collect();
+        let inner = self.heap().inner();
+        inner.mheap.scavenge(usize::MAX);
     }
 }
 
@@ -399,6 +520,11 @@ impl HeapInner {
         if self.collector.requested.load(Ordering::Acquire) > n {
             return true;
         }
+        if self.pacer.limiting() {
+            // The collector has used more than half the machine for a
+            // while: let the mutators run (the heap may overshoot).
+            return false;
+        }
         let c = &self.mheap;
         let live = c.counters.heap_live.load(Ordering::Relaxed);
         if live >= c.gc_trigger.load(Ordering::Relaxed) {
@@ -406,6 +532,10 @@ impl HeapInner {
         }
         c.cycle_wanted.store(false, Ordering::Release);
         timer_due && self.pacer.gc_percent() >= 0
+    }
+
+    pub(crate) fn note_term(&self, d: std::time::Duration) {
+        self.collector.times.lock().term = d;
     }
 
     pub(crate) fn note_mark_start(&self) {
@@ -419,53 +549,98 @@ impl HeapInner {
         }
     }
 
-    pub(crate) fn on_cycle_start(&self, _n: u32) {
-        *self.collector.cycle_start.lock() = Some(Instant::now());
-        *self.collector.times.lock() = CycleTimes {
-            start: Some(Instant::now()),
-            ..CycleTimes::default()
-        };
-        self.mheap.cycle_wanted.store(false, Ordering::Release);
-        if self.collector.forced_pending.swap(false, Ordering::AcqRel) {
+    pub(crate) fn on_cycle_start(&self, n: u32) {
+        let forced = self.collector.requested.load(Ordering::Acquire) > n - 1
+            && self.collector.forced_pending.swap(false, Ordering::AcqRel);
+        if forced {
             self.stats.num_forced.fetch_add(1, Ordering::Relaxed);
         }
+        *self.collector.times.lock() = CycleTimes {
+            start: Some(Instant::now()),
+            heap_start: self.mheap.counters.heap_live.load(Ordering::Relaxed),
+            assist_ns: self.stats.assist_ns.load(Ordering::Relaxed),
+            worker_ns: self.stats.worker_ns.load(Ordering::Relaxed),
+            forced,
+            ..CycleTimes::default()
+        };
+        self.stats.cycle_max_poll_ns.store(0, Ordering::Relaxed);
+        self.mheap.cycle_wanted.store(false, Ordering::Release);
         self.pacer.on_cycle_start(self);
     }
 
     pub(crate) fn on_flip(&self, n: u32) {
         let marked = self.mark.bytes_marked.load(Ordering::Relaxed);
-        let live_at_end = self.mheap.counters.heap_live.load(Ordering::Relaxed);
+        let heap_end = self.mheap.counters.heap_live.load(Ordering::Relaxed);
         let goal = self.pacer.goal();
+        self.scavenger.inuse_at_last_cycle.store(
+            self.mheap.counters.inuse.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
         self.pacer.on_flip(self, marked);
         self.stats.num_gc.fetch_add(1, Ordering::Relaxed);
-        let took = self
-            .collector
-            .cycle_start
-            .lock()
-            .take()
-            .map_or(0, |t| t.elapsed().as_nanos() as u64);
-        self.collector.last_cycle_ns.store(took, Ordering::Relaxed);
+        let t = *self.collector.times.lock();
+        let now = Instant::now();
+        let span = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
+            (Some(a), Some(b)) => b.saturating_duration_since(a),
+            _ => std::time::Duration::ZERO,
+        };
+        let ns = |x: u64| std::time::Duration::from_nanos(x);
+        let record = CycleRecord {
+            n,
+            start_s: t.start.map_or(0.0, |s| (s - self.created).as_secs_f64()),
+            cpu_pct: (self.gc_cpu_fraction() * 100.0) as u32,
+            arm: span(t.start, t.mark),
+            mark: span(t.mark, Some(now)).saturating_sub(t.term),
+            term: t.term,
+            assist_cpu: ns(self.stats.assist_ns.load(Ordering::Relaxed) - t.assist_ns),
+            worker_cpu: ns(self.stats.worker_ns.load(Ordering::Relaxed) - t.worker_ns),
+            heap_start: t.heap_start,
+            heap_end,
+            marked,
+            goal,
+            procs: self.ps.lock().len(),
+            forced: t.forced,
+            max_poll: ns(self.stats.cycle_max_poll_ns.load(Ordering::Relaxed)),
+            end_unix_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        };
         if self.config.gctrace_value() {
-            let t = *self.collector.times.lock();
-            let ms = |a: Option<Instant>, b: Option<Instant>| match (a, b) {
-                (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64() * 1e3,
-                _ => 0.0,
-            };
-            let now = Some(Instant::now());
-            eprintln!(
-                "gc {n}: {:.3} ms (arm {:.2} + mark {:.2} + stacks {:.2}), {} -> {} MB, {} MB goal, next goal {} MB trigger {} MB",
-                took as f64 / 1e6,
-                ms(t.start, t.mark),
-                ms(t.mark, t.drained),
-                ms(t.drained, now),
-                live_at_end >> 20,
-                marked >> 20,
-                goal >> 20,
-                self.pacer.goal() >> 20,
-                self.mheap.gc_trigger.load(Ordering::Relaxed) >> 20
-            );
+            eprintln!("{}", format_gctrace(&record));
         }
+        self.stats.push_cycle(record);
     }
+
+    /// Share of the machine's CPU the collector used since the heap began.
+    pub(crate) fn gc_cpu_fraction(&self) -> f64 {
+        let wall = self.created.elapsed().as_secs_f64() * cpus() as f64;
+        if wall == 0.0 {
+            return 0.0;
+        }
+        self.stats.gc_cpu().as_secs_f64() / wall
+    }
+
+    /// Bytes of allocated objects (Go's HeapAlloc), as of the Ps' last flush.
+    pub(crate) fn heap_alloc_bytes(&self) -> usize {
+        let c = &self.mheap.counters;
+        (c.total_alloc.load(Ordering::Relaxed)).saturating_sub(c.total_free.load(Ordering::Relaxed))
+            as usize
+    }
+
+    /// One step of the coordinator's idle-time duties: the CPU limiter, the
+    /// memory-limit goal (which moves with non-heap memory), scavenging.
+    pub(crate) fn idle_duties(&self) {
+        self.pacer.update_limiter(self.stats.gc_cpu(), cpus());
+        if self.pacer.memory_limit() < i64::MAX as u64 {
+            self.pacer.commit(self);
+        }
+        crate::gc::scavenge::step(self);
+    }
+}
+
+/// CPUs available to the process.
+pub(crate) fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl Shader for HeapInner {

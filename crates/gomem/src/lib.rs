@@ -53,5 +53,5 @@ pub use heap::Heap;
 pub use mutator::{Mutator, ObjectKind};
 pub use ptr::{Gc, Member, Root, Weak};
 pub use slice::{Slice, Vector};
-pub use stats::GcSummary;
+pub use stats::{CycleRecord, GcSummary, MemStats, SizeClassStats};
 pub use trace::{Trace, Tracer};

@@ -185,6 +185,7 @@ impl Sums {
         end: [0; FANOUT],
     };
 
+    #[inline]
     fn get(&self, i: usize) -> Sum {
         Sum {
             start: self.start[i] as usize,
@@ -194,6 +195,7 @@ impl Sums {
     }
 
     /// Stores child `i`'s summary; returns whether it changed.
+    #[inline]
     fn set(&mut self, i: usize, s: Sum) -> bool {
         let (start, max, end) = (s.start as u32, s.max as u32, s.end as u32);
         let changed = self.start[i] != start || self.max[i] != max || self.end[i] != end;
@@ -377,6 +379,7 @@ fn reversed(mask: &Bits) -> Bits {
 
 /// Number of consecutive set bits just below bit `top` (`1 <= top <= 512`)
 /// of the chunk bitmap whose words `word(i)` returns.
+#[inline]
 fn ones_below(word: impl Fn(usize) -> u64, top: usize) -> usize {
     let mut count = 0;
     let mut w = (top - 1) / 64;
@@ -400,6 +403,7 @@ fn ones_below(word: impl Fn(usize) -> u64, top: usize) -> usize {
 
 /// Number of consecutive set bits from bit `from` upwards (`from < 512`) of
 /// the chunk bitmap whose words `word(i)` returns.
+#[inline]
 fn ones_above(word: impl Fn(usize) -> u64, from: usize) -> usize {
     let mut w = from / 64;
     let width = 64 - from % 64;
@@ -465,6 +469,7 @@ impl Chunk {
     }
 
     /// Word `w` of the bitmap of `view` ([`FREE`] or [`DIRTY`]).
+    #[inline]
     fn word(&self, view: usize, w: usize) -> u64 {
         if view == FREE {
             !self.alloc[w]
@@ -570,6 +575,7 @@ impl Node {
 }
 
 /// Stores child `i`'s new summary in `sums`, noting a change in `delta`.
+#[inline]
 fn store(sums: &mut Sums, i: usize, new: Sum, delta: &mut Delta) {
     let old = sums.get(i);
     if sums.set(i, new) {
@@ -578,6 +584,7 @@ fn store(sums: &mut Sums, i: usize, new: Sum, delta: &mut Delta) {
 }
 
 /// Refreshes bit `i` of a node's `differ` mask from its summaries.
+#[inline]
 fn note_differ(sums: &[Sums; 2], differ: &mut u64, i: usize) {
     let [f, d] = sums;
     if f.start[i] == d.start[i] && f.max[i] == d.max[i] && f.end[i] == d.end[i] {
@@ -631,6 +638,7 @@ enum Delta {
 }
 
 impl Delta {
+    #[inline]
     fn add(&mut self, idx: usize, old: Sum) {
         *self = match *self {
             Delta::None => Delta::One { idx, old },
@@ -643,6 +651,7 @@ impl Delta {
 /// set (`More`) or all cleared (`Fewer`; some may have been clear already),
 /// given the summary `old` from before. Looks only at the bits next to the
 /// range unless the change may have shortened the longest run.
+#[inline]
 fn patch_chunk(chunk: &Chunk, view: usize, old: Sum, lo: usize, hi: usize, dir: Dir) -> Sum {
     let word = |w| chunk.word(view, w);
     let below = if lo == 0 { 0 } else { ones_below(word, lo) };
@@ -682,6 +691,7 @@ fn patch_chunk(chunk: &Chunk, view: usize, old: Sum, lo: usize, hi: usize, dir: 
 /// neighbours up to the first one not wholly counted on each side; returns
 /// `None` when the longest run may have shrunk and only a full [`merge`]
 /// can tell.
+#[inline]
 fn patch_node(s: &Sums, width: usize, old: Sum, i: usize, old_child: Sum, dir: Dir) -> Option<Sum> {
     // Counted pages reaching child i from the left, and whether they start
     // at the node's first page; likewise to the right.
@@ -740,6 +750,7 @@ fn patch_node(s: &Sums, width: usize, old: Sum, i: usize, old_child: Sum, dir: D
 
 /// A node's summary in one view after its children changed as `delta`
 /// says (`old` is the summary before).
+#[inline]
 fn resummarize(s: &Sums, width: usize, old: Sum, delta: Delta, dir: Dir) -> Sum {
     match delta {
         Delta::None => old,

@@ -57,6 +57,7 @@ pub(crate) fn coordinator(heap: Arc<HeapInner>) {
                     continue;
                 }
                 heap.note_swept(w.cycle());
+                heap.idle_duties();
                 if heap.wants_cycle(w.cycle(), last_cycle_end.elapsed() >= FORCE_GC_PERIOD) {
                     start_cycle(&heap, w.cycle() + 1);
                 } else {
@@ -216,7 +217,6 @@ fn enter_mark(heap: &HeapInner, n: u32) -> bool {
         }
         if cell.transition(cur, cur.with_phase(Phase::Mark)) {
             heap.note_mark_start();
-            heap.pacer.on_mark_start(heap);
             return true;
         }
         cur = cell.word();
@@ -273,6 +273,7 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
     if !cell.transition(GcWord::new(Phase::Mark, n), GcWord::new(Phase::Term, n)) {
         return false;
     }
+    let term_start = Instant::now();
     let mut found = !heap.mark.queue_is_empty();
     {
         let mut drain = Drain::new(&heap.mark);
@@ -287,8 +288,11 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
             });
         }
     }
-    if !found && cell.transition(GcWord::new(Phase::Term, n), GcWord::new(Phase::Off, n)) {
-        return true;
+    if !found {
+        heap.note_term(term_start.elapsed());
+        if cell.transition(GcWord::new(Phase::Term, n), GcWord::new(Phase::Off, n)) {
+            return true;
+        }
     }
     back_to_mark(heap, n);
     false

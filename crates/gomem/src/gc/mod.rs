@@ -5,13 +5,14 @@
 //! [`cycle`] (the coordinator: start, handshakes, termination, background
 //! sweep), [`mark`] (greying and draining), [`barrier`] (the write barrier's
 //! per-P buffer), [`roots`] (the root table), [`pacer`] (when to start, how
-//! much assists pay), [`sweep`] (Drop of the dead) and [`weak`] (weak
+//! much assists pay), [`scavenge`] (returning free pages to the OS), [`sweep`] (Drop of the dead) and [`weak`] (weak
 //! pointers).
 pub mod barrier;
 pub mod cycle;
 pub mod mark;
 pub mod pacer;
 pub mod roots;
+pub mod scavenge;
 pub mod state;
 pub mod sweep;
 pub mod weak;

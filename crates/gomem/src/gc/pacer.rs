@@ -1,20 +1,38 @@
-//! The pacer: when to start a cycle, and how much assists must pay.
+//! The pacer: when to start a cycle, how much assists pay, and the CPU
+//! limiter that keeps a heap that cannot fit its limit from spinning.
 //!
-//! Go's model (the 1.18 pacer, `go-runtime-facts.md` §4): the heap goal is
-//! `live + live × GOGC/100` (at least 4 MiB × GOGC/100), where `live` is what
-//! the last cycle marked; a cycle is triggered early enough that marking at
-//! the background rate finishes as the heap reaches the goal. The trigger is
-//! placed at the goal minus the *runway*: the heap growth observed during the
-//! last mark phase (the bytes the mutators allocated while it ran, Go's
-//! cons/mark ratio expressed in bytes), with 10 % slack, bounded to between
-//! 70 % and 95 % of the way from the live heap to the goal, as Go bounds it.
+//! Go's model (the 1.18 pacer, `go-runtime-facts.md` §4):
 //!
-//! Mark assists keep the goal when the estimate is wrong: during marking,
-//! each byte allocated owes `assist_ratio` bytes of scan work, where the
-//! ratio is the scan work expected (the last live heap) over the heap
-//! distance left to the goal when marking starts.
+//! * **GOGC goal**: `live + (live + roots) × GOGC/100`, at least
+//!   4 MiB × GOGC/100, where `live` is what the last cycle marked and
+//!   `roots` the bytes of root slots (gomem's stand-in for Go's stacks and
+//!   globals). GOGC=off: no proportional goal.
+//! * **Memory-limit goal** (GOMEMLIMIT): the limit minus memory that is not
+//!   heap objects (free-but-resident pages excluded) minus any overage,
+//!   minus 3 % headroom (at least 1 MiB), never below the live heap. The
+//!   effective goal is the smaller of the two, recomputed whenever the
+//!   collector looks.
+//! * **Trigger**: the goal minus the *runway* — the heap growth observed
+//!   during the last mark phase (mutator allocation per unit of marking, Go's
+//!   cons/mark, in bytes) plus 10 % — clamped to between 70 % and 95 % of the
+//!   way from the live heap to the goal (or up to goal − 4 MiB for big
+//!   heaps), as Go clamps it.
+//! * **Assists**: during marking, each byte allocated owes
+//!   `remaining scan work / remaining heap distance` bytes of scanning, so
+//!   marking completes near the goal even when the trigger was late.
+//! * **CPU limiter**: a leaky bucket of 1 CPU-second per CPU, filled with
+//!   collector CPU time and drained by the rest; when full (the collector
+//!   used more than half the machine for a while), assists are skipped and
+//!   heap-triggered cycles wait, so the heap overshoots its limit instead of
+//!   the program grinding to a halt in back-to-back cycles.
+//!
+//! The arithmetic is in pure functions ([`gogc_goal`], [`memory_limit_goal`],
+//! [`trigger_for`]) so that it can be simulated and tested without a heap.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::heap::HeapInner;
@@ -26,17 +44,89 @@ pub const HEAP_MINIMUM_BYTES: usize = 4 << 20;
 const TRIGGER_MIN: (usize, usize) = (45, 64);
 /// Upper bound (Go: 61/64 ≈ 0.95).
 const TRIGGER_MAX: (usize, usize) = (61, 64);
-/// Smallest heap distance assists plan with (Go's `minRunway` spirit).
+/// Memory-limit headroom (Go: 3 %, at least 1 MiB).
+const LIMIT_HEADROOM_PERCENT: usize = 3;
+const LIMIT_HEADROOM_MIN_BYTES: usize = 1 << 20;
+/// Smallest heap distance assists plan with.
 const MIN_DISTANCE_BYTES: usize = 64 << 10;
+/// CPU limiter bucket per CPU (Go: 1 CPU-second per P).
+const LIMITER_CAPACITY_PER_CPU: Duration = Duration::from_secs(1);
+/// How often the limiter is updated (Go: at least every 10 ms).
+const LIMITER_PERIOD: Duration = Duration::from_millis(10);
+
+/// GOGC's goal for a live heap of `marked` bytes with `roots` bytes of
+/// roots (`usize::MAX` when GOGC is off, i.e. `gogc < 0`).
+pub fn gogc_goal(marked: usize, roots: usize, gogc: i64) -> usize {
+    if gogc < 0 {
+        return usize::MAX;
+    }
+    let pct = gogc as usize;
+    let growth = marked.saturating_add(roots).saturating_mul(pct) / 100;
+    marked
+        .saturating_add(growth)
+        .max(HEAP_MINIMUM_BYTES.saturating_mul(pct) / 100)
+}
+
+/// GOMEMLIMIT's goal (`usize::MAX` without a limit). `mapped` is memory
+/// mapped and ready, `heap_free` free-but-resident heap pages, `heap_alloc`
+/// bytes of heap objects, `marked` the last live heap.
+pub fn memory_limit_goal(
+    limit: u64,
+    mapped: usize,
+    heap_free: usize,
+    heap_alloc: usize,
+    marked: usize,
+) -> usize {
+    if limit >= i64::MAX as u64 {
+        return usize::MAX;
+    }
+    let limit = limit as usize;
+    let non_heap = mapped.saturating_sub(heap_free).saturating_sub(heap_alloc);
+    let overage = mapped.saturating_sub(limit);
+    let reserved = non_heap + overage;
+    if reserved >= limit {
+        return marked;
+    }
+    let goal = limit - reserved;
+    let headroom = (goal * LIMIT_HEADROOM_PERCENT / 100).max(LIMIT_HEADROOM_MIN_BYTES);
+    goal.saturating_sub(headroom).max(marked)
+}
+
+/// Where the next cycle starts: the goal minus the runway (plus 10 %),
+/// clamped as Go clamps it.
+pub fn trigger_for(marked: usize, goal: usize, runway: usize) -> usize {
+    if goal == usize::MAX {
+        return usize::MAX;
+    }
+    let distance = goal.saturating_sub(marked);
+    let lo = marked + distance / TRIGGER_MIN.1 * TRIGGER_MIN.0;
+    let mut hi = marked + distance / TRIGGER_MAX.1 * TRIGGER_MAX.0;
+    if goal > HEAP_MINIMUM_BYTES && goal - HEAP_MINIMUM_BYTES > hi {
+        hi = goal - HEAP_MINIMUM_BYTES;
+    }
+    goal.saturating_sub(runway.saturating_add(runway / 10))
+        .clamp(lo, hi.max(lo))
+        .min(goal)
+}
 
 /// Pacing state of one heap (module header).
 pub struct Pacer {
     gc_percent: AtomicI64,
+    memory_limit: AtomicU64,
     heap_marked: AtomicUsize,
     goal: AtomicUsize,
+    last_goal: AtomicUsize,
     runway: AtomicUsize,
     live_at_trigger: AtomicUsize,
-    assist_ratio_bits: AtomicU64,
+    limiter: Mutex<Limiter>,
+    limiting: AtomicBool,
+    limiter_engaged: AtomicU64,
+}
+
+struct Limiter {
+    bucket_ns: i64,
+    last: Instant,
+    last_gc_ns: u64,
 }
 
 impl Pacer {
@@ -45,11 +135,19 @@ impl Pacer {
         let pct = config.gc_percent_value().map_or(-1, i64::from);
         Pacer {
             gc_percent: AtomicI64::new(pct),
+            memory_limit: AtomicU64::new(config.memory_limit_value().unwrap_or(u64::MAX)),
             heap_marked: AtomicUsize::new(0),
             goal: AtomicUsize::new(0),
+            last_goal: AtomicUsize::new(0),
             runway: AtomicUsize::new(0),
             live_at_trigger: AtomicUsize::new(0),
-            assist_ratio_bits: AtomicU64::new(0f64.to_bits()),
+            limiter: Mutex::new(Limiter {
+                bucket_ns: 0,
+                last: Instant::now(),
+                last_gc_ns: 0,
+            }),
+            limiting: AtomicBool::new(false),
+            limiter_engaged: AtomicU64::new(0),
         }
     }
 
@@ -63,9 +161,24 @@ impl Pacer {
         self.gc_percent.swap(pct, Ordering::Relaxed)
     }
 
-    /// The current heap goal in bytes (`usize::MAX` when GOGC is off).
+    /// GOMEMLIMIT in bytes (`u64::MAX`: none).
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit.load(Ordering::Relaxed)
+    }
+
+    /// Sets GOMEMLIMIT; returns the previous value.
+    pub fn set_memory_limit(&self, bytes: u64) -> u64 {
+        self.memory_limit.swap(bytes, Ordering::Relaxed)
+    }
+
+    /// The current heap goal in bytes (`usize::MAX` when there is none).
     pub fn goal(&self) -> usize {
         self.goal.load(Ordering::Relaxed)
+    }
+
+    /// The goal of the previous cycle (for the scavenger).
+    pub fn last_goal(&self) -> usize {
+        self.last_goal.load(Ordering::Relaxed)
     }
 
     /// Bytes the last cycle marked.
@@ -73,36 +186,38 @@ impl Pacer {
         self.heap_marked.load(Ordering::Relaxed)
     }
 
-    /// Scan work owed per byte allocated during marking.
-    pub fn assist_ratio(&self) -> f64 {
-        f64::from_bits(self.assist_ratio_bits.load(Ordering::Relaxed))
+    /// Whether the CPU limiter is holding the collector back.
+    pub fn limiting(&self) -> bool {
+        self.limiting.load(Ordering::Relaxed)
     }
 
-    /// Computes goal and trigger from the live heap and publishes the
-    /// trigger to the mheap.
+    /// Times the CPU limiter engaged.
+    pub fn limiter_engagements(&self) -> u64 {
+        self.limiter_engaged.load(Ordering::Relaxed)
+    }
+
+    /// Recomputes goal and trigger and publishes the trigger to the mheap.
     pub(crate) fn commit(&self, heap: &HeapInner) {
-        let pct = self.gc_percent();
-        let (goal, trigger) = if pct < 0 {
-            (usize::MAX, usize::MAX)
-        } else {
-            let marked = self.heap_marked();
-            let pct = pct as usize;
-            let goal = marked
-                .saturating_add(marked.saturating_mul(pct) / 100)
-                .max(HEAP_MINIMUM_BYTES.saturating_mul(pct) / 100);
-            (goal, self.trigger_for(marked, goal))
-        };
+        let marked = self.heap_marked();
+        let roots = heap.roots.len() * 8;
+        let c = &heap.mheap.counters;
+        let sys = c.sys.load(Ordering::Relaxed);
+        let released = c.released.load(Ordering::Relaxed);
+        let inuse = c.inuse.load(Ordering::Relaxed);
+        let mapped = sys.saturating_sub(released);
+        let heap_free = sys.saturating_sub(inuse).saturating_sub(released);
+        let heap_alloc = heap.heap_alloc_bytes();
+        let goal = gogc_goal(marked, roots, self.gc_percent()).min(memory_limit_goal(
+            self.memory_limit(),
+            mapped,
+            heap_free,
+            heap_alloc,
+            marked,
+        ));
+        let trigger = trigger_for(marked, goal, self.runway.load(Ordering::Relaxed));
         self.goal.store(goal, Ordering::Relaxed);
         heap.mheap.gc_trigger.store(trigger, Ordering::Relaxed);
         heap.mheap.note_heap_growth();
-    }
-
-    fn trigger_for(&self, marked: usize, goal: usize) -> usize {
-        let distance = goal.saturating_sub(marked);
-        let lo = marked + distance * TRIGGER_MIN.0 / TRIGGER_MIN.1;
-        let hi = marked + distance * TRIGGER_MAX.0 / TRIGGER_MAX.1;
-        let runway = self.runway.load(Ordering::Relaxed);
-        goal.saturating_sub(runway + runway / 10).clamp(lo, hi)
     }
 
     /// At the start of a cycle: remember where it triggered.
@@ -113,8 +228,11 @@ impl Pacer {
 
     /// The assist ratio now: scan work still expected over heap distance
     /// still left to the goal (Go revises it as marking goes on). Zero when
-    /// the background workers are ahead.
+    /// the background workers are ahead or the CPU limiter is on.
     pub(crate) fn assist_ratio_now(&self, heap: &HeapInner) -> f64 {
+        if self.limiting() {
+            return 0.0;
+        }
         let expected = self.heap_marked().max(HEAP_MINIMUM_BYTES / 4) as u64;
         let done = heap.mark.bytes_scanned.load(Ordering::Relaxed);
         let remaining = expected.saturating_sub(done);
@@ -126,16 +244,6 @@ impl Pacer {
         remaining as f64 / distance as f64
     }
 
-    /// When marking starts: set the assist ratio.
-    pub(crate) fn on_mark_start(&self, heap: &HeapInner) {
-        let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
-        let distance = self.goal().saturating_sub(live).max(MIN_DISTANCE_BYTES);
-        let expected_scan = self.heap_marked().max(HEAP_MINIMUM_BYTES / 4);
-        let ratio = expected_scan as f64 / distance as f64;
-        self.assist_ratio_bits
-            .store(ratio.to_bits(), Ordering::Relaxed);
-    }
-
     /// At the flip: the marked bytes become the live heap; the growth seen
     /// during marking becomes the next runway; goal and trigger follow.
     pub(crate) fn on_flip(&self, heap: &HeapInner, marked: usize) {
@@ -143,10 +251,163 @@ impl Pacer {
         let grown = live.saturating_sub(self.live_at_trigger.load(Ordering::Relaxed));
         self.runway.store(grown, Ordering::Relaxed);
         self.heap_marked.store(marked, Ordering::Relaxed);
+        self.last_goal.store(self.goal(), Ordering::Relaxed);
         heap.mheap
             .counters
             .heap_live
             .store(marked, Ordering::Relaxed);
         self.commit(heap);
+    }
+
+    /// Updates the CPU limiter from the collector's CPU time (called by the
+    /// coordinator; at most every 10 ms does anything).
+    pub(crate) fn update_limiter(&self, gc_cpu: Duration, cpus: usize) {
+        let mut l = self.limiter.lock();
+        let now = Instant::now();
+        let wall = now - l.last;
+        if wall < LIMITER_PERIOD {
+            return;
+        }
+        let gc_ns = gc_cpu.as_nanos() as u64;
+        let gc = gc_ns.saturating_sub(l.last_gc_ns) as i64;
+        let total = (wall.as_nanos() as u64).saturating_mul(cpus as u64) as i64;
+        let mutator = (total - gc).max(0);
+        let capacity = (LIMITER_CAPACITY_PER_CPU.as_nanos() as i64) * cpus as i64;
+        l.bucket_ns = (l.bucket_ns + gc - mutator).clamp(0, capacity);
+        l.last = now;
+        l.last_gc_ns = gc_ns;
+        let full = l.bucket_ns >= capacity;
+        if full && !self.limiting.swap(true, Ordering::Relaxed) {
+            self.limiter_engaged.fetch_add(1, Ordering::Relaxed);
+        } else if !full {
+            self.limiting.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIB: usize = 1 << 20;
+
+    #[test]
+    fn gogc_goal_follows_go() {
+        assert_eq!(gogc_goal(100 * MIB, 0, 100), 200 * MIB);
+        assert_eq!(gogc_goal(100 * MIB, 10 * MIB, 100), 210 * MIB);
+        assert_eq!(gogc_goal(100 * MIB, 0, 50), 150 * MIB);
+        assert_eq!(gogc_goal(0, 0, 100), 4 * MIB, "4 MiB floor");
+        assert_eq!(gogc_goal(0, 0, 200), 8 * MIB, "floor scales with GOGC");
+        assert_eq!(gogc_goal(MIB, 0, 0), MIB, "GOGC=0: collect continuously");
+        assert_eq!(gogc_goal(100 * MIB, 0, -1), usize::MAX);
+    }
+
+    #[test]
+    fn memory_limit_lowers_the_goal_with_headroom() {
+        // 100 MiB limit, nothing but heap: goal = limit − 3 %.
+        let g = memory_limit_goal(100 * MIB as u64, 50 * MIB, 0, 50 * MIB, 40 * MIB);
+        assert_eq!(g, 100 * MIB - 3 * MIB);
+        // Non-heap memory counts against it.
+        let g = memory_limit_goal(100 * MIB as u64, 60 * MIB, 0, 50 * MIB, 40 * MIB);
+        assert_eq!(g, (90 * MIB) - (90 * MIB * 3 / 100));
+        // Small limits keep 1 MiB of headroom.
+        let g = memory_limit_goal(10 * MIB as u64, 0, 0, 0, 0);
+        assert_eq!(g, 9 * MIB);
+        // A limit below the live heap: the goal is the live heap.
+        let g = memory_limit_goal(10 * MIB as u64, 200 * MIB, 0, 200 * MIB, 150 * MIB);
+        assert_eq!(g, 150 * MIB);
+        assert_eq!(memory_limit_goal(u64::MAX, 1, 1, 1, 1), usize::MAX);
+    }
+
+    #[test]
+    fn trigger_is_clamped_between_70_and_95_percent() {
+        let (m, g) = (100 * MIB, 200 * MIB);
+        assert_eq!(trigger_for(m, g, 0), g - 4 * MIB, "big heap: goal − 4 MiB");
+        assert_eq!(trigger_for(m, g, 1000 * MIB), m + 100 * MIB / 64 * 45);
+        let t = trigger_for(m, g, 20 * MIB);
+        assert_eq!(t, g - 22 * MIB);
+        let (m, g) = (MIB, 2 * MIB);
+        assert_eq!(trigger_for(m, g, 0), m + MIB / 64 * 61, "small heap: 95 %");
+        assert_eq!(trigger_for(0, usize::MAX, 5), usize::MAX);
+    }
+
+    /// A steady workload simulated cycle by cycle: the mutator allocates at
+    /// `alloc` bytes per ms, marking scans `scan` bytes per ms, the live
+    /// heap is `live`. The pacer learns the runway from one cycle and the
+    /// heap at the end of marking converges to the goal.
+    fn simulate(
+        live: usize,
+        alloc: usize,
+        scan: usize,
+        gogc: i64,
+        cycles: usize,
+    ) -> Vec<(usize, usize)> {
+        let mut runway = 0;
+        let mut marked = live;
+        let mut out = Vec::new();
+        for _ in 0..cycles {
+            let goal = gogc_goal(marked, 0, gogc);
+            let trigger = trigger_for(marked, goal, runway);
+            let mark_ms = live.div_ceil(scan);
+            let end = trigger + mark_ms * alloc;
+            runway = end - trigger;
+            // Objects allocated black during marking count as marked.
+            marked = live + mark_ms * alloc;
+            out.push((end, goal));
+        }
+        out
+    }
+
+    #[test]
+    fn steady_state_converges_to_the_goal() {
+        // 100 MiB live, marking at 1 MiB/ms (100 ms), allocating 0.3 MiB/ms.
+        let runs = simulate(100 * MIB, 300 << 10, MIB, 100, 20);
+        let (end, goal) = *runs.last().unwrap();
+        let off = end as f64 / goal as f64;
+        assert!((0.95..=1.02).contains(&off), "heap {end} vs goal {goal}");
+        // Steady: the last cycles agree with each other.
+        let (prev, _) = runs[runs.len() - 2];
+        assert!((prev as f64 / end as f64 - 1.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_growing_then_shrinking_heap_is_tracked() {
+        for live in [10 * MIB, 100 * MIB, 400 * MIB, 50 * MIB] {
+            let runs = simulate(live, 100 << 10, 2 * MIB, 100, 10);
+            let (end, goal) = *runs.last().unwrap();
+            assert!(end <= goal + goal / 50, "live {live}: {end} > {goal}");
+            assert!(goal >= 2 * live, "goal follows the live heap");
+        }
+    }
+
+    #[test]
+    fn gogc_changes_take_effect() {
+        let a = simulate(100 * MIB, 100 << 10, MIB, 50, 8);
+        let b = simulate(100 * MIB, 100 << 10, MIB, 200, 8);
+        let (ga, gb) = (a.last().unwrap().1, b.last().unwrap().1);
+        // Goals include the bytes allocated black while marking (10 MiB here).
+        assert!(ga < 170 * MIB && gb > 320 * MIB, "{ga} {gb}");
+    }
+
+    #[test]
+    fn the_cpu_limiter_engages_when_gc_takes_most_of_the_cpu() {
+        let p = Pacer::new(&Config::default());
+        // Pretend 2 CPUs and a collector burning 90 % of them for 3 s.
+        let mut gc = Duration::ZERO;
+        {
+            let mut l = p.limiter.lock();
+            l.last -= Duration::from_secs(3);
+        }
+        gc += Duration::from_millis(5400);
+        p.update_limiter(gc, 2);
+        assert!(p.limiting(), "limiter on after sustained 90 % GC CPU");
+        assert_eq!(p.limiter_engagements(), 1);
+        // Then a quiet stretch drains the bucket.
+        {
+            let mut l = p.limiter.lock();
+            l.last -= Duration::from_secs(3);
+        }
+        p.update_limiter(gc, 2);
+        assert!(!p.limiting());
     }
 }
