@@ -1,0 +1,1 @@
+//! Rust peers (being written).
