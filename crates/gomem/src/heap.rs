@@ -570,13 +570,14 @@ impl HeapInner {
 
     pub(crate) fn on_flip(&self, n: u32) {
         let marked = self.mark.bytes_marked.load(Ordering::Relaxed);
+        let black = self.mark.bytes_black.load(Ordering::Relaxed);
         let heap_end = self.mheap.counters.heap_live.load(Ordering::Relaxed);
         let goal = self.pacer.goal();
         self.scavenger.inuse_at_last_cycle.store(
             self.mheap.counters.inuse.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        self.pacer.on_flip(self, marked);
+        self.pacer.on_flip(self, marked, black);
         self.stats.num_gc.fetch_add(1, Ordering::Relaxed);
         let t = *self.collector.times.lock();
         let now = Instant::now();
@@ -618,6 +619,11 @@ impl HeapInner {
             return 0.0;
         }
         self.stats.gc_cpu().as_secs_f64() / wall
+    }
+
+    /// Whether the heap has grown past its goal.
+    pub(crate) fn past_goal(&self) -> bool {
+        self.mheap.counters.heap_live.load(Ordering::Relaxed) >= self.pacer.goal()
     }
 
     /// Bytes of allocated objects (Go's HeapAlloc), as of the Ps' last flush.

@@ -204,7 +204,7 @@ impl P {
     fn flush_black_bytes(&self, heap: &HeapInner) {
         let b = self.local.black_bytes.replace(0);
         if b > 0 {
-            heap.mark.bytes_marked.fetch_add(b, Ordering::Relaxed);
+            heap.mark.bytes_black.fetch_add(b, Ordering::Relaxed);
         }
     }
 
@@ -722,16 +722,14 @@ impl Mutator {
             drain.run(budget)
         };
         inner.gc_word().deregister();
-        let elapsed = start.elapsed();
-        inner.stats.record_assist(elapsed);
-        // Credit what was scanned; an assist that found no work is forgiven
-        // (it must not wait), so the debt does not grow without bound.
-        let paid = if ratio > 0.0 {
-            (done as f64 / ratio) as i64
-        } else {
-            debt
-        };
-        p.local.assist_debt.set((debt - paid.max(debt)).max(0));
+        // An assist that found too little grey work is forgiven (it must not
+        // wait for anyone). Past the goal, it yields its time slice so the
+        // mark workers, which hold the rest of the work, get the CPU.
+        if done < budget / 2 && inner.past_goal() {
+            std::thread::yield_now();
+        }
+        inner.stats.record_assist(start.elapsed());
+        p.local.assist_debt.set(0);
     }
 
     // ---- roots and weak pointers ----------------------------------------

@@ -300,6 +300,10 @@ fn four_threads_share_a_graph_through_roots_while_cycles_run() {
                         }
                     }
                     m.safepoint();
+                    if t == 0 && round % 500 == 499 {
+                        // Forced cycles on top of the paced ones.
+                        m.collect();
+                    }
                 }
             });
         }

@@ -169,6 +169,10 @@ pub struct MHeap {
     pub counters: HeapCounters,
     /// Optional hard limit on committed bytes (0 = none).
     pub hard_limit: AtomicUsize,
+    /// GOMEMLIMIT in bytes (`usize::MAX`: none): span allocation releases
+    /// free pages when mapped memory would exceed it (Go's synchronous
+    /// scavenging in `allocSpan`).
+    pub memory_limit: AtomicUsize,
     /// Threads sweeping right now (sweep completion waits for zero).
     pub sweepers: AtomicUsize,
     /// `heap_live` at which the next cycle should start (the pacer's trigger).
@@ -205,6 +209,7 @@ impl MHeap {
             faults: Faults::default(),
             counters: HeapCounters::default(),
             hard_limit: AtomicUsize::new(0),
+            memory_limit: AtomicUsize::new(usize::MAX),
             sweepers: AtomicUsize::new(0),
             gc_trigger: AtomicUsize::new(usize::MAX),
             cycle_wanted: std::sync::atomic::AtomicBool::new(false),
@@ -309,6 +314,7 @@ impl MHeap {
         self.counters
             .released
             .fetch_sub(run.scavenged * PAGE_SIZE, Ordering::Relaxed);
+        self.scavenge_over_limit(&mut l);
         Ok(SpanPtr(s))
     }
 
@@ -430,13 +436,37 @@ impl MHeap {
         Ok(())
     }
 
+    /// Mapped, ready heap memory: committed minus released.
+    pub fn mapped_ready(&self) -> usize {
+        let c = &self.counters;
+        c.sys
+            .load(Ordering::Relaxed)
+            .saturating_sub(c.released.load(Ordering::Relaxed))
+    }
+
+    /// When mapped memory exceeds GOMEMLIMIT, releases free pages until it
+    /// does not (or none is left).
+    fn scavenge_over_limit(&self, l: &mut Locked) {
+        let limit = self.memory_limit.load(Ordering::Relaxed);
+        let mapped = self.mapped_ready();
+        if mapped > limit {
+            self.scavenge_locked(l, mapped - limit);
+        }
+    }
+
     /// Returns up to `max_bytes` of free, resident pages to the OS, highest
     /// addresses first. Returns the bytes released.
     pub fn scavenge(&self, max_bytes: usize) -> usize {
         let mut l = self.locked.lock();
-        let pages = l.pages.scavenge(max_bytes / PAGE_SIZE, 1, |addr, n| {
-            os::release(addr, n * PAGE_SIZE);
-        });
+        self.scavenge_locked(&mut l, max_bytes)
+    }
+
+    fn scavenge_locked(&self, l: &mut Locked, max_bytes: usize) -> usize {
+        let pages = l
+            .pages
+            .scavenge(max_bytes.div_ceil(PAGE_SIZE), 1, |addr, n| {
+                os::release(addr, n * PAGE_SIZE);
+            });
         let bytes = pages * PAGE_SIZE;
         self.counters.released.fetch_add(bytes, Ordering::Relaxed);
         bytes

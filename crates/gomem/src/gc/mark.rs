@@ -47,6 +47,9 @@ pub struct MarkState {
     pub bytes_scanned: AtomicU64,
     /// Objects marked this cycle.
     pub objects_marked: AtomicU64,
+    /// Bytes allocated black this cycle (not evidence of liveness: they
+    /// are in the heap until the next cycle, but not counted as live).
+    pub bytes_black: AtomicUsize,
 }
 
 impl MarkState {
@@ -55,6 +58,7 @@ impl MarkState {
         self.bytes_marked.store(0, Ordering::Relaxed);
         self.bytes_scanned.store(0, Ordering::Relaxed);
         self.objects_marked.store(0, Ordering::Relaxed);
+        self.bytes_black.store(0, Ordering::Relaxed);
     }
 
     /// Whether no grey object is queued globally.
@@ -88,15 +92,17 @@ pub struct Drain<'a> {
     scanned_bytes: u64,
 }
 
-/// Local grey objects above which half are offered to the global queue.
-const SPILL_AT: usize = 512;
+/// Local grey objects above which half are offered to the global queue
+/// (checked every few dozen objects): low, so that assists, which take work
+/// only from the global queue, always find some.
+const SPILL_AT: usize = 8;
 
 impl<'a> Drain<'a> {
     /// A drain with an empty local stack.
     pub fn new(state: &'a MarkState) -> Drain<'a> {
         Drain {
             state,
-            stack: Vec::with_capacity(SPILL_AT * 2),
+            stack: Vec::with_capacity(256),
             inbox: Worker::new_lifo(),
             marked_bytes: 0,
             marked_objects: 0,
@@ -202,7 +208,8 @@ impl<'a> Drain<'a> {
     #[inline]
     fn maybe_spill(&mut self) {
         if self.stack.len() > SPILL_AT && self.state.queue.is_empty() {
-            for v in self.stack.drain(..SPILL_AT / 2) {
+            let half = self.stack.len() / 2;
+            for v in self.stack.drain(..half) {
                 self.state.queue.push(v);
             }
         }

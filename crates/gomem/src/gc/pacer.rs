@@ -12,9 +12,15 @@
 //!   minus 3 % headroom (at least 1 MiB), never below the live heap. The
 //!   effective goal is the smaller of the two, recomputed whenever the
 //!   collector looks.
-//! * **Trigger**: the goal minus the *runway* — the heap growth observed
-//!   during the last mark phase (mutator allocation per unit of marking, Go's
-//!   cons/mark, in bytes) plus 10 % — clamped to between 70 % and 95 % of the
+//!   One deliberate difference: objects allocated black during marking are
+//!   not counted as live (Go counts them). gomem's mark phases can last
+//!   longer than Go's (a cycle ends only when every mutator has passed a
+//!   safepoint), and counting a long phase's allocations as live would let
+//!   the goal drift upwards on a steady heap. They still count as heap: the
+//!   heap size restarts from live + black after the flip.
+//! * **Trigger**: the goal minus the *runway* — the largest heap growth
+//!   observed during the last five mark phases (mutator allocation per unit
+//!   of marking, Go's cons/mark, in bytes) plus 10 % — clamped to between 70 % and 95 % of the
 //!   way from the live heap to the goal (or up to goal − 4 MiB for big
 //!   heaps), as Go clamps it.
 //! * **Assists**: during marking, each byte allocated owes
@@ -47,6 +53,12 @@ const TRIGGER_MAX: (usize, usize) = (61, 64);
 /// Memory-limit headroom (Go: 3 %, at least 1 MiB).
 const LIMIT_HEADROOM_PERCENT: usize = 3;
 const LIMIT_HEADROOM_MIN_BYTES: usize = 1 << 20;
+/// Cycles whose mark-phase growth the runway remembers; the runway is
+/// their maximum (Go keeps the max of the last 5 cons/mark measurements,
+/// biased toward starting early rather than assisting).
+const RUNWAY_HISTORY: usize = 5;
+/// Assists plan with this fraction (1/2) of the remaining heap distance.
+const ASSIST_SLACK_DIVISOR: usize = 2;
 /// Smallest heap distance assists plan with.
 const MIN_DISTANCE_BYTES: usize = 64 << 10;
 /// CPU limiter bucket per CPU (Go: 1 CPU-second per P).
@@ -117,6 +129,7 @@ pub struct Pacer {
     goal: AtomicUsize,
     last_goal: AtomicUsize,
     runway: AtomicUsize,
+    runway_history: Mutex<[usize; RUNWAY_HISTORY]>,
     live_at_trigger: AtomicUsize,
     limiter: Mutex<Limiter>,
     limiting: AtomicBool,
@@ -140,6 +153,7 @@ impl Pacer {
             goal: AtomicUsize::new(0),
             last_goal: AtomicUsize::new(0),
             runway: AtomicUsize::new(0),
+            runway_history: Mutex::new([0; RUNWAY_HISTORY]),
             live_at_trigger: AtomicUsize::new(0),
             limiter: Mutex::new(Limiter {
                 bucket_ns: 0,
@@ -171,6 +185,17 @@ impl Pacer {
         self.memory_limit.swap(bytes, Ordering::Relaxed)
     }
 
+    /// Tells the mheap the limit its span allocation must respect.
+    pub(crate) fn publish_limit(&self, heap: &HeapInner) {
+        let limit = self.memory_limit();
+        let bytes = if limit >= i64::MAX as u64 {
+            usize::MAX
+        } else {
+            limit as usize
+        };
+        heap.mheap.memory_limit.store(bytes, Ordering::Relaxed);
+    }
+
     /// The current heap goal in bytes (`usize::MAX` when there is none).
     pub fn goal(&self) -> usize {
         self.goal.load(Ordering::Relaxed)
@@ -198,6 +223,7 @@ impl Pacer {
 
     /// Recomputes goal and trigger and publishes the trigger to the mheap.
     pub(crate) fn commit(&self, heap: &HeapInner) {
+        self.publish_limit(heap);
         let marked = self.heap_marked();
         let roots = heap.roots.len() * 8;
         let c = &heap.mheap.counters;
@@ -240,22 +266,34 @@ impl Pacer {
             return 0.0;
         }
         let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
-        let distance = self.goal().saturating_sub(live).max(MIN_DISTANCE_BYTES);
+        // Plan to finish with half the distance to spare: an assist that
+        // finds no grey work lets the allocation through instead of waiting
+        // for the workers (Go parks it), so the plan must leave slack.
+        let distance =
+            (self.goal().saturating_sub(live) / ASSIST_SLACK_DIVISOR).max(MIN_DISTANCE_BYTES);
         remaining as f64 / distance as f64
     }
 
-    /// At the flip: the marked bytes become the live heap; the growth seen
-    /// during marking becomes the next runway; goal and trigger follow.
-    pub(crate) fn on_flip(&self, heap: &HeapInner, marked: usize) {
+    /// At the flip: the bytes reached by marking become the live heap (the
+    /// goal's base); the heap itself still holds what was allocated black,
+    /// so `heap_live` restarts from both; the growth seen during marking
+    /// becomes the next runway; goal and trigger follow.
+    pub(crate) fn on_flip(&self, heap: &HeapInner, marked: usize, black: usize) {
         let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
         let grown = live.saturating_sub(self.live_at_trigger.load(Ordering::Relaxed));
-        self.runway.store(grown, Ordering::Relaxed);
+        let runway = {
+            let mut h = self.runway_history.lock();
+            h.rotate_right(1);
+            h[0] = grown;
+            h.iter().copied().max().unwrap_or(0)
+        };
+        self.runway.store(runway, Ordering::Relaxed);
         self.heap_marked.store(marked, Ordering::Relaxed);
         self.last_goal.store(self.goal(), Ordering::Relaxed);
         heap.mheap
             .counters
             .heap_live
-            .store(marked, Ordering::Relaxed);
+            .store(marked + black, Ordering::Relaxed);
         self.commit(heap);
     }
 

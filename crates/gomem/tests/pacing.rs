@@ -1,0 +1,271 @@
+//! Pacing and memory on a real heap: GOGC keeps the heap near 2× live,
+//! GOMEMLIMIT keeps mapped memory near the limit, the CPU limiter stops a
+//! heap that cannot fit from spinning, free_os_memory returns memory, the
+//! knobs return their previous values, and the hard limit fails cleanly.
+
+use gomem::alloc::os::rss_bytes;
+use gomem::{Config, Gc, Heap, Member, Mutator, Trace};
+
+const MIB: usize = 1 << 20;
+
+/// These tests measure memory and CPU shares: run them one at a time so
+/// they do not skew each other's figures.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Trace)]
+struct Blob {
+    next: Member<Blob>,
+    data: [u64; 30], // 248 B → 256 B class
+}
+
+fn blob(m: &Mutator) -> Gc<'_, Blob> {
+    m.alloc(Blob {
+        next: Member::null(),
+        data: [7; 30],
+    })
+}
+
+/// A rooted structure of about `bytes` bytes: 256 chains hanging off one
+/// array (wide, so marking it can use every worker, as most heaps can).
+fn retain(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Blob>>> {
+    const CHAINS: usize = 256;
+    let root = {
+        let arr = m.alloc_slice(CHAINS, |_| Member::<Blob>::null());
+        m.root(arr)
+    };
+    let per_chain = bytes / 256 / CHAINS;
+    for c in 0..CHAINS {
+        {
+            let arr = root.get(m);
+            for _ in 0..per_chain {
+                let b = blob(m);
+                b.next.set(m, arr[c].get(m));
+                arr[c].set(m, Some(b));
+            }
+        }
+        m.safepoint();
+    }
+    root
+}
+
+fn count(m: &Mutator, root: &gomem::Root<gomem::Slice<Member<Blob>>>) -> usize {
+    let mut n = 0;
+    for head in root.get(m).iter() {
+        let mut cur = head.get(m);
+        while let Some(b) = cur {
+            assert_eq!(b.data[3], 7);
+            n += 1;
+            cur = b.next.get(m);
+        }
+    }
+    n
+}
+
+/// Allocates `bytes` of garbage in small steps with safepoints, doing a
+/// little work with each object as a program would (a tight loop of bare
+/// allocations outruns any collector that may not stop the mutator).
+fn churn(m: &mut Mutator, bytes: usize) {
+    let mut sum = 0u64;
+    for _ in 0..bytes / (256 * 1000) {
+        for i in 0..1000u64 {
+            let b = blob(m);
+            for (j, w) in b.data.iter().enumerate() {
+                sum = sum.wrapping_mul(31).wrapping_add(*w ^ i ^ j as u64);
+            }
+        }
+        m.safepoint();
+    }
+    std::hint::black_box(sum);
+}
+
+#[test]
+fn gogc_100_keeps_the_peak_heap_within_2_1_times_live() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default().gctrace(std::env::var_os("GOMEM_TEST_TRACE").is_some()));
+    let mut m = heap.attach();
+    let live = 32 * MIB;
+    let _keep = retain(&mut m, live);
+    churn(&mut m, 256 * MIB);
+    // Steady state: sample the heap's footprint (bytes in in-use spans) as
+    // the program runs.
+    let mut peak = 0u64;
+    for _ in 0..3 {
+        for _ in 0..256 {
+            churn(&mut m, 1 << 20);
+            peak = peak.max(heap.stats().heap_inuse);
+        }
+    }
+    let marked = heap.live_bytes();
+    assert!(heap.gc_summary().cycles > 10, "{:?}", heap.gc_summary());
+    assert!(
+        peak as f64 <= 2.1 * live as f64,
+        "peak heap {} MiB for {} MiB live (last marked {} MiB), {:?}",
+        peak as usize / MIB,
+        live / MIB,
+        marked / MIB,
+        heap.gc_summary()
+    );
+    // And the goal tracks the live heap, not a runaway.
+    let goal = heap.heap_goal();
+    assert!(
+        goal >= 2 * marked && goal as f64 <= 2.2 * live as f64,
+        "goal {goal}, marked {marked}"
+    );
+}
+
+#[test]
+fn gomemlimit_keeps_mapped_memory_near_the_limit() {
+    let _serial = serial();
+    let limit = 96 * MIB;
+    let heap = Heap::new(
+        Config::default()
+            .gc_percent(None)
+            .memory_limit(Some(limit as u64)),
+    );
+    let mut m = heap.attach();
+    let _keep = retain(&mut m, 24 * MIB);
+    let mut worst = 0usize;
+    for _ in 0..60 {
+        churn(&mut m, 16 * MIB);
+        let s = heap.stats();
+        worst = worst.max((s.heap_sys - s.heap_released) as usize);
+    }
+    assert!(
+        heap.gc_summary().cycles > 3,
+        "the limit drives cycles with GOGC=off"
+    );
+    assert!(
+        worst as f64 <= 1.05 * limit as f64,
+        "mapped {} MiB over a {} MiB limit",
+        worst / MIB,
+        limit / MIB
+    );
+}
+
+#[test]
+fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default().memory_limit(Some(8 * MIB as u64)));
+    let mut m = heap.attach();
+    let _keep = retain(&mut m, 48 * MIB);
+    // The limiter's bucket holds one CPU-second per CPU: it fills after a
+    // few seconds of the collector taking more than half the machine.
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(12)
+        && heap.cpu_limiter_engagements() == 0
+    {
+        churn(&mut m, 4 * MIB);
+    }
+    let s = heap.stats();
+    assert!(
+        heap.cpu_limiter_engagements() > 0,
+        "limiter never engaged: {:?}, gc cpu {:.2}",
+        heap.gc_summary(),
+        s.gc_cpu_fraction
+    );
+    // Once engaged, the collector backs off and the mutator runs: it
+    // allocates far more than the limit while cycles are held back.
+    let before = heap.stats().mallocs;
+    let cycles = heap.gc_summary().cycles;
+    churn(&mut m, 64 * MIB);
+    assert!(heap.stats().mallocs - before >= 200_000);
+    assert!(s.mallocs > 100_000);
+    assert!(heap.gc_summary().cycles >= cycles);
+}
+
+#[test]
+fn free_os_memory_returns_free_pages_and_rss_falls() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default());
+    let mut m = heap.attach();
+    {
+        let keep = retain(&mut m, 200 * MIB);
+        drop(keep);
+    }
+    m.collect();
+    let before = rss_bytes().unwrap();
+    let released_before = heap.stats().heap_released;
+    m.free_os_memory();
+    let after = rss_bytes().unwrap();
+    let s = heap.stats();
+    assert!(s.heap_released > released_before + 100 * MIB as u64);
+    assert!(
+        before > after + 100 * MIB,
+        "RSS {} MiB -> {} MiB",
+        before / MIB,
+        after / MIB
+    );
+}
+
+#[test]
+fn knobs_return_their_previous_values() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default());
+    assert_eq!(heap.set_gc_percent(Some(50)), Some(100));
+    assert_eq!(heap.set_gc_percent(None), Some(50));
+    assert_eq!(heap.set_gc_percent(Some(200)), None);
+    assert_eq!(heap.set_memory_limit(Some(1 << 30)), None);
+    assert_eq!(heap.set_memory_limit(None), Some(1 << 30));
+    // GOGC=200 doubles the minimum goal (8 MiB).
+    assert!(heap.heap_goal() >= 8 * MIB);
+}
+
+#[test]
+fn gc_percent_off_means_no_automatic_cycles() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default().gc_percent(None));
+    let mut m = heap.attach();
+    churn(&mut m, 64 * MIB);
+    assert_eq!(heap.gc_summary().cycles, 0);
+    m.collect();
+    assert_eq!(heap.gc_summary().cycles, 1);
+    assert_eq!(heap.stats().num_forced_gc, 1);
+}
+
+#[test]
+fn the_hard_limit_is_an_error_and_the_heap_stays_usable() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default().hard_memory_limit(Some(32 * MIB)));
+    let mut m = heap.attach();
+    let keep = retain(&mut m, 4 * MIB);
+    let err = loop {
+        match m.try_alloc_slice(1 << 20, |_| 0u64) {
+            Ok(big) => {
+                let _ = m.root(big);
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(err.to_string().contains("hard memory limit"), "{err}");
+    // Everything allocated is intact and allocation goes on where it fits.
+    assert!(count(&m, &keep) > 10_000);
+    blob(&m);
+}
+
+#[test]
+fn memstats_add_up() {
+    let _serial = serial();
+    let heap = Heap::new(Config::default());
+    let mut m = heap.attach();
+    let _keep = retain(&mut m, 8 * MIB);
+    churn(&mut m, 64 * MIB);
+    m.collect();
+    let s = heap.stats();
+    assert!(s.num_gc >= 1 && s.mallocs >= s.frees);
+    assert_eq!(s.heap_objects, s.mallocs - s.frees);
+    assert_eq!(s.heap_idle + s.heap_inuse, s.heap_sys);
+    assert!(s.heap_released <= s.heap_idle);
+    assert!(s.heap_alloc <= s.heap_inuse + MIB as u64);
+    assert!(s.heap_alloc >= 8 * MIB as u64);
+    assert!(s.next_gc >= 16 * MIB as u64);
+    assert!(s.last_gc > 0);
+    let last = s.pause_end[(s.num_gc as usize + 255) % 256];
+    assert_eq!(last, s.last_gc);
+    let by_class_256 = s.by_size.iter().find(|c| c.size == 256).unwrap();
+    assert!(by_class_256.mallocs > 200_000);
+    assert!(by_class_256.frees > 0);
+}
