@@ -151,7 +151,9 @@ fn us(d: Duration) -> f64 {
 
 /// Runs the demo and prints the check lines and the figures.
 pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    let heap = Heap::new(Config::default().gctrace(args.gctrace));
+    let config = Config::from_env()?;
+    let trace = config.gctrace_value() || args.gctrace;
+    let heap = Heap::new(config.gctrace(trace));
     let out = run_on(&heap, args);
     for l in &out.lines {
         println!("{l}");

@@ -137,6 +137,18 @@ impl Heap {
         }
     }
 
+    /// A heap configured from the environment, as a Go program is: `GOGC`,
+    /// `GOMEMLIMIT` and `GOMEM_DEBUG=gctrace=1` (see [`Config::from_env`]).
+    /// A bad value is an error that names the variable and the value.
+    ///
+    /// ```
+    /// let heap = gomem::Heap::from_env().expect("GOGC/GOMEMLIMIT");
+    /// # drop(heap);
+    /// ```
+    pub fn from_env() -> Result<Heap, crate::config::ConfigError> {
+        Ok(Heap::new(Config::from_env()?))
+    }
+
     #[inline(always)]
     pub(crate) fn inner(&self) -> &HeapInner {
         &self.shared.inner

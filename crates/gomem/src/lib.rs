@@ -47,7 +47,7 @@ pub mod trace;
 
 pub use alloc::mheap::AllocError;
 pub use alloc::os::OsError;
-pub use config::Config;
+pub use config::{Config, ConfigError};
 pub use gomem_derive::Trace;
 pub use heap::Heap;
 pub use mutator::{Mutator, ObjectKind};
