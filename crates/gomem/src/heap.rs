@@ -225,6 +225,18 @@ impl Heap {
         (prev < i64::MAX as u64).then_some(prev)
     }
 
+    /// The collector's current phase.
+    pub fn gc_phase(&self) -> Phase {
+        self.inner().word().phase()
+    }
+
+    /// Asks for a cycle without waiting for it (for benchmarks and tests
+    /// that need a cycle under way; programs use [`Mutator::collect`]).
+    #[doc(hidden)]
+    pub fn request_cycle(&self) {
+        self.inner().request_forced_cycle();
+    }
+
     /// Whether the GC CPU limiter is currently holding the collector back.
     pub fn cpu_limiter_active(&self) -> bool {
         self.inner().pacer.limiting()

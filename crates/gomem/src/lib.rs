@@ -48,6 +48,7 @@ pub mod trace;
 pub use alloc::mheap::AllocError;
 pub use alloc::os::OsError;
 pub use config::{Config, ConfigError};
+pub use gc::state::Phase;
 pub use gomem_derive::Trace;
 pub use heap::Heap;
 pub use mutator::{Mutator, ObjectKind};

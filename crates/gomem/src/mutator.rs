@@ -539,9 +539,16 @@ impl Mutator {
                 Ordering::Release,
             );
         }
-        if size > 0 {
-            // SAFETY: a fresh slot of at least `size` bytes, private to us.
-            unsafe { std::ptr::write_bytes(addr as *mut u8, 0, size) };
+        // Zero only what may hold old bytes (Go's `needzero`): fresh pages
+        // from the OS read as zero; tiny blocks are zeroed when carved.
+        if size >= TINY_SIZE || kind == ObjectKind::Scan {
+            // SAFETY: the object was just allocated from this heap; its span
+            // lives as long as the heap.
+            let span = unsafe { &*arena::span_of(addr) };
+            if span.needzero() {
+                // SAFETY: a fresh slot of at least `size` bytes, private to us.
+                unsafe { std::ptr::write_bytes(addr as *mut u8, 0, size) };
+            }
         }
         // SAFETY: heap addresses are non-null.
         Ok(unsafe { NonNull::new_unchecked(addr as *mut u8) })
