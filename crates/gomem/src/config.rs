@@ -81,6 +81,8 @@ pub struct Config {
     memory_limit: Option<u64>,
     hard_memory_limit: Option<usize>,
     gctrace: bool,
+    checkmark: bool,
+    clobber_free: bool,
 }
 
 /// GOGC's default (Go: `defaultGOGC`).
@@ -93,6 +95,8 @@ impl Default for Config {
             memory_limit: None,
             hard_memory_limit: None,
             gctrace: false,
+            checkmark: false,
+            clobber_free: false,
         }
     }
 }
@@ -158,9 +162,10 @@ impl Config {
             config.memory_limit = parse_memory_limit(&v)?;
         }
         if let Some(v) = get(GOMEM_DEBUG_VAR) {
-            if let Some(on) = parse_debug(&v)? {
-                config.gctrace = on;
-            }
+            let d = parse_debug(&v)?;
+            config.gctrace = d.gctrace.unwrap_or(config.gctrace);
+            config.checkmark = d.checkmark.unwrap_or(config.checkmark);
+            config.clobber_free = d.clobber_free.unwrap_or(config.clobber_free);
         }
         Ok(config)
     }
@@ -208,6 +213,34 @@ impl Config {
     /// Whether gctrace is on.
     pub fn gctrace_value(&self) -> bool {
         self.gctrace
+    }
+
+    /// Checkmark mode (Go's `gccheckmark`, `GOMEM_DEBUG=gccheckmark=1`):
+    /// once a cycle's mark is proven complete, everything reachable from the
+    /// roots is traversed again with a separate visited set, and any
+    /// reachable object the concurrent mark missed aborts the process with
+    /// its address and span class. Slow; for tests.
+    pub fn checkmark(mut self, on: bool) -> Self {
+        self.checkmark = on;
+        self
+    }
+
+    /// Whether checkmark mode is on.
+    pub fn checkmark_value(&self) -> bool {
+        self.checkmark
+    }
+
+    /// Clobber on free (Go's `clobberfree`, `GOMEM_DEBUG=clobberfree=1`):
+    /// the sweeper overwrites every freed object with `0xEF` bytes, so a use
+    /// after free reads poison instead of plausible old data.
+    pub fn clobber_free(mut self, on: bool) -> Self {
+        self.clobber_free = on;
+        self
+    }
+
+    /// Whether clobber-on-free is on.
+    pub fn clobber_free_value(&self) -> bool {
+        self.clobber_free
     }
 }
 
@@ -355,17 +388,31 @@ fn suggest_unit(unit: &str) -> Option<&'static str> {
     }
 }
 
-/// Parses `GOMEM_DEBUG`; returns the last `gctrace` setting, if any.
-fn parse_debug(s: &str) -> Result<Option<bool>, ConfigError> {
-    let mut gctrace = None;
+/// The settings `GOMEM_DEBUG` can carry (`None`: not mentioned).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DebugSettings {
+    /// `gctrace`.
+    pub gctrace: Option<bool>,
+    /// `gccheckmark`.
+    pub checkmark: Option<bool>,
+    /// `clobberfree`.
+    pub clobber_free: Option<bool>,
+}
+
+/// Parses a `GOMEM_DEBUG` value: the last setting of each known key wins.
+pub fn parse_debug(s: &str) -> Result<DebugSettings, ConfigError> {
+    let mut out = DebugSettings::default();
     for field in s.split(',') {
         let (key, value) = match field.split_once('=') {
             Some((key, value)) => (key, Some(value)),
             None => (field, None),
         };
-        if key != "gctrace" {
-            continue; // Unknown keys and empty fields are ignored, as in Go.
-        }
+        let slot = match key {
+            "gctrace" => &mut out.gctrace,
+            "gccheckmark" => &mut out.checkmark,
+            "clobberfree" => &mut out.clobber_free,
+            _ => continue, // Unknown keys and empty fields are ignored, as in Go.
+        };
         let err = |reason| ConfigError::Debug {
             value: s.to_string(),
             key: key.to_string(),
@@ -378,9 +425,9 @@ fn parse_debug(s: &str) -> Result<Option<bool>, ConfigError> {
             return Err(err(DebugError::BadValue(value.to_string())));
         }
         // Any run of digits is a valid setting: all that matters is zero or not.
-        gctrace = Some(value.bytes().any(|b| b != b'0'));
+        *slot = Some(value.bytes().any(|b| b != b'0'));
     }
-    Ok(gctrace)
+    Ok(out)
 }
 
 /// A bad configuration value from the environment. Its message names the

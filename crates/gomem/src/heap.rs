@@ -105,6 +105,7 @@ pub(crate) struct CollectorState {
     swept_cv: Condvar,
     threads: Mutex<Vec<JoinHandle<()>>>,
     times: Mutex<CycleTimes>,
+    pub(crate) start_lock: Mutex<()>,
     workers: Mutex<Vec<std::thread::Thread>>,
     forced_pending: AtomicBool,
 }
@@ -114,6 +115,9 @@ impl Heap {
     /// until the first allocation.
     pub fn new(config: Config) -> Heap {
         let mheap = MHeap::new();
+        mheap
+            .clobber_free
+            .store(config.clobber_free_value(), Ordering::Relaxed);
         if let Some(limit) = config.hard_memory_limit_value() {
             mheap.hard_limit.store(limit, Ordering::Relaxed);
         }
@@ -536,6 +540,24 @@ impl HeapInner {
         if *swept < n {
             *swept = n;
             self.collector.swept_cv.notify_all();
+        }
+    }
+
+    /// Called by a mutator after its heap grew (a refill, a large object):
+    /// starts the next cycle itself when the trigger is crossed and the
+    /// previous sweep is done.
+    pub(crate) fn maybe_start_cycle(&self) {
+        if !self.mheap.cycle_wanted.load(Ordering::Relaxed) {
+            return;
+        }
+        let w = self.word();
+        if w.phase() == Phase::Off
+            && !self.pacer.limiting()
+            && self.mheap.counters.heap_live.load(Ordering::Relaxed)
+                >= self.mheap.gc_trigger.load(Ordering::Relaxed)
+            && self.swept_cycle() == w.cycle()
+        {
+            cycle::start_cycle(self, w.cycle() + 1);
         }
     }
 

@@ -43,6 +43,8 @@ pub mod mutator;
 pub mod ptr;
 pub mod slice;
 pub mod stats;
+#[doc(hidden)]
+pub mod stress;
 pub mod trace;
 
 pub use alloc::mheap::AllocError;

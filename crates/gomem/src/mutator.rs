@@ -161,6 +161,15 @@ impl P {
         if idle && matches!(w.phase(), Phase::Mark | Phase::Term) {
             self.turn_stack_black(w.cycle());
         }
+        // Follow Mark ⇄ Term so that polls during a termination check stay
+        // on the fast path (for a P, Term is the same as Mark).
+        let a = self.local.adopted.get();
+        if matches!(a.phase(), Phase::Mark | Phase::Term)
+            && matches!(w.phase(), Phase::Mark | Phase::Term)
+            && a.cycle() == w.cycle()
+        {
+            self.local.adopted.set(GcWord::new(w.phase(), w.cycle()));
+        }
         self.adopted
             .store(self.local.adopted.get().0, Ordering::Release);
     }
@@ -319,8 +328,15 @@ impl Mutator {
         let before = p.local.adopted.get();
         p.adopt(self.inner(), w, false);
         let after = p.local.adopted.get();
-        self.inner().stats.record_poll(start.elapsed());
-        if before.phase() != after.phase() || before.cycle() != after.cycle() {
+        let changed = match (before.phase(), after.phase()) {
+            // Mark ⇄ Term is bookkeeping only: nothing to adopt.
+            (Phase::Mark | Phase::Term, Phase::Mark | Phase::Term) => {
+                before.cycle() != after.cycle()
+            }
+            (b, a) => a != b || before.cycle() != after.cycle(),
+        };
+        if changed {
+            self.inner().stats.record_poll(start.elapsed());
             self.inner().wake_collector();
         }
     }
@@ -629,7 +645,11 @@ impl Mutator {
         let mc = p.mcache();
         let addr = match mc.span(spc).next_free_fast() {
             Some(a) => a,
-            None => self.with_busy(|| mc.alloc(heap, spc))?,
+            None => {
+                let a = self.with_busy(|| mc.alloc(heap, spc))?;
+                self.inner().maybe_start_cycle();
+                a
+            }
         };
         let span = mc.span(spc);
         let idx = span.object_index(addr);
@@ -648,6 +668,7 @@ impl Mutator {
     ) -> Result<(usize, Option<&'static MSpan>), AllocError> {
         let heap = &self.inner().mheap;
         let s = heap.alloc_large(size, noscan)?;
+        self.inner().maybe_start_cycle();
         let span: &'static MSpan = s.span();
         if span.needzero() && !noscan {
             // Not strictly needed (the value is written whole), but a large

@@ -108,6 +108,8 @@ pub struct GcStats {
     pub cycle_max_poll_ns: AtomicU64,
     /// Mark assist CPU, cumulative.
     pub assist_ns: AtomicU64,
+    /// Objects verified by checkmark mode, cumulative.
+    pub checkmarked_objects: AtomicU64,
     /// Completed cycles.
     pub num_gc: AtomicU32,
     /// Cycles started by `collect()`.
@@ -183,6 +185,8 @@ pub struct GcSummary {
     pub assist_max: Duration,
     /// Background marking time.
     pub mark_worker_time: Duration,
+    /// Objects verified by checkmark mode (0 when it is off).
+    pub checkmarked_objects: u64,
 }
 
 impl GcStats {
@@ -199,6 +203,7 @@ impl GcStats {
             assist_time: self.assists.total(),
             assist_max: self.assists.max(),
             mark_worker_time: Duration::from_nanos(self.worker_ns.load(Ordering::Relaxed)),
+            checkmarked_objects: self.checkmarked_objects.load(Ordering::Relaxed),
         }
     }
 }

@@ -7,6 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use gomem::{Config, Gc, Heap, Member, Mutator, Trace};
 
+/// Every collector test runs with checkmark (each mark verified by an
+/// independent traversal) and clobber-on-free (freed memory poisoned).
+fn debug() -> Config {
+    Config::default().checkmark(true).clobber_free(true)
+}
+
 #[derive(Trace)]
 struct Node {
     left: Member<Node>,
@@ -45,7 +51,7 @@ fn check(m: &Mutator, n: Gc<'_, Node>, depth: u32, seed: u64) -> u64 {
 
 #[test]
 fn reachable_objects_survive_many_cycles_intact() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let mut m = heap.attach();
     let root = {
         let t = tree(&m, 12, 1);
@@ -86,7 +92,7 @@ unsafe impl Trace for Counted {
 
 #[test]
 fn unreachable_objects_are_dropped_exactly_once() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let drops = Arc::new(AtomicUsize::new(0));
     let mut m = heap.attach();
     let keep = {
@@ -123,7 +129,7 @@ fn unreachable_objects_are_dropped_exactly_once() {
 fn objects_still_alive_are_dropped_when_the_heap_goes() {
     let drops = Arc::new(AtomicUsize::new(0));
     {
-        let heap = Heap::new(Config::default());
+        let heap = Heap::new(debug());
         let m = heap.attach();
         let k = m.alloc(Counted {
             drops: drops.clone(),
@@ -136,7 +142,7 @@ fn objects_still_alive_are_dropped_when_the_heap_goes() {
 
 #[test]
 fn cyclic_garbage_is_collected() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let mut m = heap.attach();
     let weak = {
         let a = m.alloc(Node::new(1));
@@ -154,7 +160,7 @@ fn cyclic_garbage_is_collected() {
 
 #[test]
 fn weak_pointers_follow_their_target() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let mut m = heap.attach();
     let (root, weak) = {
         let a = m.alloc(Node::new(7));
@@ -175,7 +181,7 @@ fn weak_pointers_follow_their_target() {
 
 #[test]
 fn a_million_node_list_is_marked_without_recursion() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let mut m = heap.attach();
     let head = {
         let head = m.alloc(Node::new(0));
@@ -210,7 +216,7 @@ fn is_valid(n: &Node) -> bool {
 
 #[test]
 fn objects_survive_being_moved_between_members_during_marking() {
-    let heap = Heap::new(Config::default().gc_percent(Some(5)));
+    let heap = Heap::new(debug().gc_percent(Some(5)));
     let mut m = heap.attach();
     const SLOTS: usize = 64;
     let holder = {
@@ -250,8 +256,13 @@ fn objects_survive_being_moved_between_members_during_marking() {
             }
         }
         m.safepoint();
+        if round % 300 == 299 {
+            m.collect();
+        }
     }
-    assert!(heap.gc_summary().cycles > 10, "{:?}", heap.gc_summary());
+    let summary = heap.gc_summary();
+    assert!(summary.cycles >= 10, "{summary:?}");
+    assert!(summary.checkmarked_objects > 0, "checkmark ran");
 }
 
 #[test]
@@ -318,7 +329,7 @@ fn four_threads_share_a_graph_through_roots_while_cycles_run() {
 
 #[test]
 fn blocking_lets_a_cycle_finish_while_a_thread_sleeps() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let sleeper = {
         let heap = heap.clone();
         std::thread::spawn(move || {
@@ -345,7 +356,7 @@ fn blocking_lets_a_cycle_finish_while_a_thread_sleeps() {
 
 #[test]
 fn a_thread_allocating_under_a_mutex_never_deadlocks_with_threads_waiting_for_it() {
-    let heap = Heap::new(Config::default().gc_percent(Some(1)));
+    let heap = Heap::new(debug().gc_percent(Some(1)));
     let lock = Arc::new(Mutex::new(0u64));
     let done = Arc::new(AtomicUsize::new(0));
     std::thread::scope(|s| {
@@ -411,7 +422,7 @@ fn drop_of_a_heap_object_cannot_attach() {
         const MEMBER_WORDS: Option<u64> = Some(0);
         fn trace(&self, _: &mut gomem::Tracer<'_>) {}
     }
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let attached = Arc::new(AtomicUsize::new(0));
     let mut m = heap.attach();
     // A heap handle inside a heap object keeps the heap alive until the
@@ -428,7 +439,7 @@ fn drop_of_a_heap_object_cannot_attach() {
 #[test]
 #[should_panic(expected = "not inside an object")]
 fn a_member_outside_the_heap_fails_loudly() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let m = heap.attach();
     let on_stack: Member<Node> = Member::null();
     let n = m.alloc(Node::new(1));
@@ -438,8 +449,8 @@ fn a_member_outside_the_heap_fails_loudly() {
 #[test]
 #[should_panic(expected = "another heap")]
 fn pointers_never_cross_heaps() {
-    let a = Heap::new(Config::default());
-    let b = Heap::new(Config::default());
+    let a = Heap::new(debug());
+    let b = Heap::new(debug());
     let ma = a.attach();
     let mb = b.attach();
     let x = ma.alloc(Node::new(1));
@@ -450,7 +461,7 @@ fn pointers_never_cross_heaps() {
 #[test]
 #[should_panic(expected = "non-null Member")]
 fn allocating_a_value_with_a_non_null_member_panics() {
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let m = heap.attach();
     let a = m.alloc(Node::new(1));
     let b = m.alloc(Node::new(2));
@@ -469,7 +480,7 @@ fn allocating_a_value_with_a_non_null_member_panics() {
 fn zero_sized_and_slice_objects_work() {
     #[derive(Trace)]
     struct Unit;
-    let heap = Heap::new(Config::default());
+    let heap = Heap::new(debug());
     let mut m = heap.attach();
     let u1 = m.alloc(Unit);
     let u2 = m.alloc(Unit);

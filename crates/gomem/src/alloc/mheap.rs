@@ -173,6 +173,8 @@ pub struct MHeap {
     /// free pages when mapped memory would exceed it (Go's synchronous
     /// scavenging in `allocSpan`).
     pub memory_limit: AtomicUsize,
+    /// Clobber on free: freed objects are overwritten with `0xEF` bytes.
+    pub clobber_free: std::sync::atomic::AtomicBool,
     /// Threads sweeping right now (sweep completion waits for zero).
     pub sweepers: AtomicUsize,
     /// `heap_live` at which the next cycle should start (the pacer's trigger).
@@ -210,6 +212,7 @@ impl MHeap {
             counters: HeapCounters::default(),
             hard_limit: AtomicUsize::new(0),
             memory_limit: AtomicUsize::new(usize::MAX),
+            clobber_free: std::sync::atomic::AtomicBool::new(false),
             sweepers: AtomicUsize::new(0),
             gc_trigger: AtomicUsize::new(usize::MAX),
             cycle_wanted: std::sync::atomic::AtomicBool::new(false),
@@ -503,6 +506,9 @@ impl MHeap {
         let span = s.span();
         self.weaks.clear_dead(span, sg);
         crate::gc::sweep::finalize_dead(span);
+        if self.clobber_free.load(Ordering::Relaxed) {
+            crate::gc::sweep::clobber_dead(span);
+        }
         let freed = span.sweep_bits();
         self.count_frees(span, freed);
         if span.alloc_count() == 0 && (!keep_empty || span.spanclass.size_class() == 0) {

@@ -197,14 +197,27 @@ fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
 }
 
 /// CAS `Off(n−1) → Arm(n)` and make Root operations see it.
-fn start_cycle(heap: &HeapInner, n: u32) {
+///
+/// Called by the coordinator, or by a mutator whose allocation crossed the
+/// trigger (as a Go goroutine calls `gcStart` itself), so that a busy or
+/// descheduled coordinator never lets the heap run past its trigger. The
+/// start lock makes one of them do it; sweep n−1 must be complete.
+pub(crate) fn start_cycle(heap: &HeapInner, n: u32) -> bool {
+    let Some(_guard) = heap.collector.start_lock.try_lock() else {
+        return false;
+    };
     let from = GcWord::new(Phase::Off, n - 1);
-    let to = GcWord::new(Phase::Arm, n);
+    if heap.word() != from || heap.swept_cycle() != n - 1 {
+        return false;
+    }
     heap.mark.reset_counters();
     heap.on_cycle_start(n);
-    if heap.gc_word().transition(from, to) {
+    let started = heap.gc_word().transition(from, GcWord::new(Phase::Arm, n));
+    if started {
         heap.roots.sync_all();
+        heap.wake_collector();
     }
+    started
 }
 
 /// CAS the phase from Arm(n) to Mark(n), keeping agents and dirty.
@@ -287,6 +300,10 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
                 }
             });
         }
+    }
+    if !found && heap.config.checkmark_value() && !super::checkmark::verify(heap, n) {
+        back_to_mark(heap, n);
+        return false;
     }
     if !found {
         heap.note_term(term_start.elapsed());

@@ -33,6 +33,8 @@ use crate::alloc::sizeclass::{HEAP_BITS_BYTES, PAGE_SIZE};
 use crate::alloc::span::{MSpan, SpanState};
 use crate::trace::{Tracer, TypeInfo};
 
+/// Grey objects taken and prefetched together (memory-level parallelism).
+const SCAN_BATCH: usize = 8;
 /// Objects scanned between checks for a drain budget.
 const BUDGET_CHECK_EVERY: usize = 64;
 
@@ -138,49 +140,9 @@ impl<'a> Drain<'a> {
     pub fn scan(&mut self, base: usize) {
         let span = span_of(base);
         self.scanned_bytes += span.elemsize as u64;
-        if span.spanclass.size_class() == 0 {
-            let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
-            // SAFETY: a large span's type is published after its object was
-            // written; null means nothing to scan yet (allocated black).
-            if let Some(ty) = unsafe { ty.as_ref() } {
-                self.trace_typed(ty, base);
-            }
-            return;
-        }
-        let idx = span.object_index(base);
-        if span.is_typed(idx) {
-            // SAFETY: typed slots carry their footer, written before the
-            // object was published to anyone who could shade it.
-            let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
-            self.trace_typed(ty, base);
-        } else {
-            self.scan_bitmap(span, base);
-        }
-    }
-
-    fn trace_typed(&mut self, ty: &TypeInfo, base: usize) {
-        if let Some(trace) = ty.trace {
-            let mut sink = |v: usize| {
-                self.shade(v);
-            };
-            // SAFETY: `base` holds an initialised object of type `ty`.
-            unsafe { trace(base as *const u8, &mut Tracer::new(&mut sink)) };
-        }
-    }
-
-    #[inline]
-    fn scan_bitmap(&mut self, span: &MSpan, base: usize) {
-        let mut bits = heap_bits_of(span, base);
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            // SAFETY: bit i says word i of this live object is a Member, an
-            // atomic word, read with Acquire as every Member load is.
-            let v = unsafe { &*((base + 8 * i) as *const AtomicUsize) }.load(Ordering::Acquire);
-            if v != 0 {
-                self.shade(v);
-            }
-        }
+        for_each_member_in(span, base, |v| {
+            self.shade(v);
+        });
     }
 
     /// Takes a grey object: local first, then the global queue.
@@ -220,10 +182,30 @@ impl<'a> Drain<'a> {
     pub fn run(&mut self, budget: u64) -> u64 {
         let mut done = 0u64;
         let mut n = 0usize;
-        while let Some(obj) = self.next() {
-            self.scan(obj);
-            n += 1;
-            if n.is_multiple_of(BUDGET_CHECK_EVERY) {
+        let mut batch = [0usize; SCAN_BATCH];
+        while let Some(first) = self.next() {
+            // Take a few grey objects at once and touch them all before
+            // scanning any: their cache misses overlap instead of forming a
+            // chain (a list, or a tree's spine, is otherwise marked one miss
+            // at a time).
+            batch[0] = first;
+            let mut k = 1;
+            while k < SCAN_BATCH {
+                match self.stack.pop() {
+                    Some(v) => {
+                        prefetch(v);
+                        batch[k] = v;
+                        k += 1;
+                    }
+                    None => break,
+                }
+            }
+            for &obj in &batch[..k] {
+                self.scan(obj);
+            }
+            n += k;
+            if n >= BUDGET_CHECK_EVERY {
+                n = 0;
                 done += self.scanned_bytes;
                 self.flush_counters();
                 self.maybe_spill();
@@ -263,6 +245,55 @@ impl Drop for Drain<'_> {
     fn drop(&mut self) {
         self.flush();
     }
+}
+
+/// Calls `f` with every non-null pointer stored in the live object at
+/// `base` (a slot base in a scan span): through the span's pointer bitmap,
+/// the object's footer type, or a large span's type. The one place that
+/// knows how an object's pointers are found; marking and checkmark share it.
+#[inline(always)]
+pub fn for_each_member_in(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
+    if span.spanclass.size_class() == 0 {
+        let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
+        // SAFETY: a large span's type is published after its object was
+        // written; null means nothing to scan yet (allocated black).
+        if let Some(ty) = unsafe { ty.as_ref() } {
+            trace_typed(ty, base, &mut f);
+        }
+        return;
+    }
+    let idx = span.object_index(base);
+    if span.is_typed(idx) {
+        // SAFETY: typed slots carry their footer, written before the object
+        // was published to anyone who could reach it.
+        let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
+        trace_typed(ty, base, &mut f);
+        return;
+    }
+    let mut bits = heap_bits_of(span, base);
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        // SAFETY: bit i says word i of this live object is a Member, an
+        // atomic word, read with Acquire as every Member load is.
+        let v = unsafe { &*((base + 8 * i) as *const AtomicUsize) }.load(Ordering::Acquire);
+        if v != 0 {
+            f(v);
+        }
+    }
+}
+
+fn trace_typed(ty: &TypeInfo, base: usize, f: &mut dyn FnMut(usize)) {
+    if let Some(trace) = ty.trace {
+        // SAFETY: `base` holds an initialised object of type `ty`.
+        unsafe { trace(base as *const u8, &mut Tracer::new(f)) };
+    }
+}
+
+/// The span of a live object (public for the checkmark traversal).
+#[inline(always)]
+pub fn live_span_of(addr: usize) -> &'static MSpan {
+    span_of(addr)
 }
 
 /// Asks the CPU to start loading the object at `addr` (it is scanned soon:

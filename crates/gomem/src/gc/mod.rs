@@ -4,10 +4,11 @@
 //! One file per part of a cycle: [`state`] (the GC word every decision reads),
 //! [`cycle`] (the coordinator: start, handshakes, termination, background
 //! sweep), [`mark`] (greying and draining), [`barrier`] (the write barrier's
-//! per-P buffer), [`roots`] (the root table), [`pacer`] (when to start, how
+//! per-P buffer), [`checkmark`] (an independent check of each mark), [`roots`] (the root table), [`pacer`] (when to start, how
 //! much assists pay), [`scavenge`] (returning free pages to the OS), [`sweep`] (Drop of the dead) and [`weak`] (weak
 //! pointers).
 pub mod barrier;
+pub mod checkmark;
 pub mod cycle;
 pub mod mark;
 pub mod pacer;

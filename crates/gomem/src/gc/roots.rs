@@ -137,6 +137,23 @@ impl RootTable {
         }
     }
 
+    /// Like `for_each`, but gives up (returning false) as soon as a shard
+    /// lock is held by someone else.
+    pub fn try_for_each(&self, mut f: impl FnMut(usize)) -> bool {
+        for shard in &self.shards {
+            let Some(shard) = shard.try_lock() else {
+                return false;
+            };
+            for slot in &shard.slots {
+                let t = slot.target.load(Ordering::Relaxed);
+                if t != 0 {
+                    f(t);
+                }
+            }
+        }
+        true
+    }
+
     /// Number of registered roots.
     pub fn len(&self) -> usize {
         self.live.load(Ordering::Relaxed)

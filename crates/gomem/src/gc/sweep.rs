@@ -60,6 +60,26 @@ pub fn finalize_dead(span: &MSpan) {
     });
 }
 
+/// Poison written over freed objects in clobber-free mode.
+pub const CLOBBER_BYTE: u8 = 0xEF;
+
+/// Overwrites every dead object of a span the caller owns with poison
+/// (after their Drop ran, before their slots are freed).
+pub fn clobber_dead(span: &MSpan) {
+    if span.spanclass.size_class() == 0 {
+        if !span.is_marked(0) {
+            // SAFETY: the large object is dead and its span is ours to free.
+            unsafe { std::ptr::write_bytes(span.start as *mut u8, CLOBBER_BYTE, span.elemsize) };
+        }
+        return;
+    }
+    span.for_each_dead(|base| {
+        // SAFETY: a dead slot of this span, owned by the sweeper; nothing can
+        // reach it any more (it is unreachable and about to be freed).
+        unsafe { std::ptr::write_bytes(base as *mut u8, CLOBBER_BYTE, span.elemsize) };
+    });
+}
+
 /// Heap teardown: runs the Drop of every object still allocated. Every span
 /// is on a central list (all Ps have released their caches).
 pub fn drop_all_objects(mheap: &crate::alloc::mheap::MHeap) {

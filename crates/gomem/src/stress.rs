@@ -1,0 +1,1 @@
+//! The stress oracle (being written).
