@@ -506,3 +506,71 @@ fn zero_sized_and_slice_objects_work() {
         assert!(is_valid(&vec.get(&m, i).unwrap()));
     }
 }
+
+#[derive(Trace)]
+struct PNode {
+    left: Member<PNode>,
+    right: Member<PNode>,
+    parent: Member<PNode>,
+    i: i32,
+}
+
+fn pnode(m: &Mutator) -> Gc<'_, PNode> {
+    m.alloc(PNode {
+        left: Member::null(),
+        right: Member::null(),
+        parent: Member::null(),
+        i: 0,
+    })
+}
+
+fn populate<'m>(m: &'m Mutator, d: u32, node: Gc<'m, PNode>) {
+    if d > 0 {
+        let l = pnode(m);
+        l.parent.set(m, Some(node));
+        node.left.set(m, Some(l));
+        let r = pnode(m);
+        r.parent.set(m, Some(node));
+        node.right.set(m, Some(r));
+        populate(m, d - 1, l);
+        populate(m, d - 1, r);
+    }
+}
+
+fn pcount(m: &Mutator, n: Gc<'_, PNode>) -> u64 {
+    1 + n.left.get(m).map_or(0, |l| pcount(m, l)) + n.right.get(m).map_or(0, |r| pcount(m, r))
+}
+
+/// GCBench's shape (a rooted long-lived tree, short-lived trees built
+/// top-down between safepoints) on two heaps at once, so that cycles flip
+/// while mcaches refill. Regression test: a refill racing a flip used to
+/// drop a span from its central list; the span kept one cycle's marks into
+/// the next and a rooted tree lost nodes (checkmark catches it at once).
+#[test]
+fn rooted_trees_survive_refills_racing_flips() {
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    let heap = Heap::new(debug());
+                    let mut m = heap.attach();
+                    let long = {
+                        let t = pnode(&m);
+                        populate(&m, 14, t);
+                        m.root(t)
+                    };
+                    for d in (4..=12).step_by(2) {
+                        for _ in 0..(1u32 << (14 - d)) {
+                            {
+                                let t = pnode(&m);
+                                populate(&m, d, t);
+                            }
+                            m.safepoint();
+                        }
+                        assert_eq!(pcount(&m, long.get(&m)), (1 << 15) - 1);
+                    }
+                }
+            });
+        }
+    });
+}

@@ -410,6 +410,8 @@ fn late_shade_model(how: LateShade) {
             help_mark(&h);
         }
         let resurrected = mutator.join().unwrap();
+        STATS[(flipped as usize) * 2 + resurrected as usize]
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if flipped {
             assert_eq!(h.gc.word(), GcWord::new(Phase::Off, N));
             // Everything the mutator shaded before the flip is marked and
@@ -420,9 +422,15 @@ fn late_shade_model(how: LateShade) {
     });
 }
 
+static STATS: [std::sync::atomic::AtomicUsize; 4] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 4];
 #[test]
 fn m1_termination_vs_late_shade() {
     late_shade_model(LateShade::DirtyThenWait);
+    eprintln!(
+        "STATS noflip/noshade, noflip/shade, flip/noshade, flip/shade: {:?}",
+        STATS
+    );
 }
 
 #[test]
@@ -522,8 +530,8 @@ fn m2_registration_pins_the_phase() {
 
 /// Entries per block (the real one has `WB_ENTRIES` = 512).
 const K: usize = 1;
-/// Blocks in the model: the first one and the one `chain` puts in front of it.
-const BLOCKS: usize = 2;
+/// Blocks in the model: the first one and two that `chain` puts in front.
+const BLOCKS: usize = 3;
 
 /// gc/barrier.rs `WbBlock`; `alive` stands for the block's memory (a reader
 /// touching a block that `reset` freed is a use-after-free: loom reports
@@ -537,7 +545,7 @@ struct Block {
 }
 
 /// gc/barrier.rs `WbBuf`: `head` indexes `blocks` (the real one holds a
-/// pointer); block 1 stands for the one `chain` allocates.
+/// pointer); `chain` "allocates" the next block of the array.
 struct WbBuf {
     head: AtomicUsize,
     blocks: [Block; BLOCKS],
@@ -593,17 +601,17 @@ impl WbBuf {
         b.tail.store(0, Release);
     }
 
-    /// `WbBuf::chain` (block 1 is the freshly allocated one: its fields are
-    /// written before the Release store of `head` publishes it).
+    /// `WbBuf::chain` (block `old + 1` is the freshly allocated one: its
+    /// fields are written before the Release store of `head` publishes it).
     fn chain(&self, cycle: u32) {
         let old = self.head.load(Relaxed);
-        assert_eq!(old, 0, "model has room for one chain");
-        let b = &self.blocks[1];
+        assert!(old + 1 < BLOCKS, "model has room for {} chains", BLOCKS - 1);
+        let b = &self.blocks[old + 1];
         b.alive.with_mut(|a| unsafe { *a = true });
         b.next.with_mut(|n| unsafe { *n = Some(old) });
         b.cycle.store(cycle, Relaxed);
         b.tail.store(0, Relaxed);
-        self.head.store(1, Release);
+        self.head.store(old + 1, Release);
     }
 
     /// `WbBuf::reset`: frees the blocks behind the head (a plain write of

@@ -128,18 +128,63 @@ impl MCentral {
 
     /// Finds a span with a free slot for an mcache (module header), marking it
     /// cached (`h+3`) and ready to allocate from.
+    ///
+    /// The sweep generation may advance (a flip) while this runs: no thread
+    /// stops for it. Every span is therefore taken only if its own sweepgen
+    /// says what the set it came from claims, a span that does not is put
+    /// back where it now belongs ([`MCentral::requeue`]), and the span handed
+    /// out is re-checked after it is marked cached: if the heap flipped in
+    /// between, it goes back (it is stale now, so it is swept on the way) and
+    /// the search starts over at the new generation. So a span returned here
+    /// is always cached for the generation current when it was returned.
     pub fn cache_span(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {
-        let sg = heap.sweepgen();
-        let s = match self.partial[swept_index(sg)].pop() {
-            Some(s) => s,
-            None => match self.sweep_for_space(heap, sg) {
+        loop {
+            let sg = heap.sweepgen();
+            let s = match self.take_swept(heap, sg) {
                 Some(s) => s,
-                None => self.grow(heap)?,
-            },
-        };
-        // The span is ours alone now: mark it swept-and-cached.
-        s.span().sweepgen.store(sg + 3, Ordering::Release);
-        Ok(s)
+                None => match self.sweep_for_space(heap, sg) {
+                    Some(s) => s,
+                    None => self.grow(heap)?,
+                },
+            };
+            s.span().sweepgen.store(sg + 3, Ordering::Release);
+            if heap.sweepgen() == sg {
+                return Ok(s);
+            }
+            self.uncache_span(heap, s);
+        }
+    }
+
+    /// Pops a swept partial span of generation `sg`, if the heap is still
+    /// at `sg`.
+    fn take_swept(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+        let s = self.partial[swept_index(sg)].pop()?;
+        if s.span().sweepgen.load(Ordering::Acquire) == sg && heap.sweepgen() == sg {
+            return Some(s);
+        }
+        self.requeue(heap, s);
+        None
+    }
+
+    /// Puts a span taken off a set back on the set its sweepgen says it
+    /// belongs to now (the heap may have flipped since it was pushed).
+    fn requeue(&self, heap: &MHeap, s: SpanPtr) {
+        let cur = heap.sweepgen();
+        let v = s.span().sweepgen.load(Ordering::Acquire);
+        if v == cur.wrapping_sub(2) {
+            let i = 1 - swept_index(cur);
+            if s.span().is_full() {
+                self.full[i].push(s);
+            } else {
+                self.partial[i].push(s);
+            }
+        } else {
+            debug_assert_eq!(
+                v, cur,
+                "span on a central set in state {v} at sweepgen {cur}"
+            );
+            self.push_swept(cur, s);
+        }
     }
 
     /// Sweeps unswept spans of this class until one has room.
@@ -155,10 +200,14 @@ impl MCentral {
     fn sweep_for_space_counted(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
         let unswept = 1 - swept_index(sg);
         for _ in 0..SPAN_BUDGET {
+            if heap.sweepgen() != sg {
+                return None;
+            }
             let s = self.partial[unswept]
                 .pop()
                 .or_else(|| self.full[unswept].pop())?;
             if !heap.try_acquire_for_sweep(s.span(), sg) {
+                self.requeue(heap, s);
                 continue;
             }
             match heap.sweep_owned(s, sg, true) {
@@ -168,6 +217,22 @@ impl MCentral {
             }
         }
         None
+    }
+
+    /// Background sweeping: sweeps one unswept span of generation `sg`.
+    /// Returns false when there was none.
+    pub fn sweep_one(&self, heap: &MHeap, sg: u32) -> bool {
+        let Some(s) = self.pop_unswept(sg) else {
+            return false;
+        };
+        if !heap.try_acquire_for_sweep(s.span(), sg) {
+            self.requeue(heap, s);
+            return true;
+        }
+        if let Some(s) = heap.sweep_owned(s, sg, false) {
+            self.push_swept(sg, s);
+        }
+        true
     }
 
     fn grow(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {

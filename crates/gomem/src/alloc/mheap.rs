@@ -549,7 +549,10 @@ impl MHeap {
         c.total_alloc
             .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
         c.heap_live.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed);
-        self.central(spc).push_swept(self.sweepgen(), s);
+        // Push with the generation the span was made at, so that a flip in
+        // between puts it on the set that will sweep it.
+        self.central(spc)
+            .push_swept(span.sweepgen.load(Ordering::Acquire), s);
         Ok(s)
     }
 }

@@ -17,10 +17,48 @@
 //! cycle goes back to Mark (the root operation set `dirty` anyway) and the
 //! check runs again at the next termination.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::gc::mark::{for_each_member_in, live_span_of};
 use crate::heap::HeapInner;
+
+/// Prints the unmarked object, the path that reached it, and the state of
+/// each span on the way, then aborts.
+fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<usize, usize>) -> ! {
+    let sg = heap.word().sweepgen();
+    let describe = |b: usize| {
+        let span = live_span_of(b);
+        let idx = if span.spanclass.size_class() == 0 {
+            0
+        } else {
+            span.object_index(b)
+        };
+        format!(
+            "{b:#x} class {} {} marked={} typed={} span sweepgen {} (heap {sg})",
+            span.spanclass.size_class(),
+            if span.spanclass.noscan() {
+                "noscan"
+            } else {
+                "scan"
+            },
+            span.is_marked(idx),
+            !span.spanclass.noscan() && span.spanclass.size_class() != 0 && span.is_typed(idx),
+            span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    };
+    eprintln!(
+        "gomem: checkmark: reachable object {base:#x} (pointer {addr:#x}) was not marked by cycle {n}: {}",
+        describe(base)
+    );
+    let mut cur = parent.get(&base).copied().unwrap_or(0);
+    let mut depth = 0;
+    while cur != 0 && depth < 8 {
+        eprintln!("  reached from {}", describe(cur));
+        cur = parent.get(&cur).copied().unwrap_or(0);
+        depth += 1;
+    }
+    std::process::abort();
+}
 
 /// Verifies cycle `n`'s marks (module header). Returns false when a root
 /// shard was busy and the check must be retried.
@@ -29,8 +67,11 @@ pub(crate) fn verify(heap: &HeapInner, n: u32) -> bool {
     if !heap.roots.try_for_each(|t| stack.push(t)) {
         return false;
     }
+    // Each object remembers who reached it, to print the path on failure.
+    let mut parent: HashMap<usize, usize> = HashMap::new();
     let mut seen = HashSet::new();
-    while let Some(addr) = stack.pop() {
+    let mut work: Vec<(usize, usize)> = stack.into_iter().map(|r| (r, 0)).collect();
+    while let Some((addr, from)) = work.pop() {
         let span = live_span_of(addr);
         let (idx, base) = if span.spanclass.size_class() == 0 {
             (0, span.start)
@@ -41,17 +82,12 @@ pub(crate) fn verify(heap: &HeapInner, n: u32) -> bool {
         if !seen.insert(base) {
             continue;
         }
+        parent.insert(base, from);
         if !span.is_marked(idx) {
-            eprintln!(
-                "gomem: checkmark: reachable object {base:#x} (pointer {addr:#x}, span class {} {}, {} B slots) was not marked by cycle {n}",
-                span.spanclass.size_class(),
-                if span.spanclass.noscan() { "noscan" } else { "scan" },
-                span.elemsize
-            );
-            std::process::abort();
+            report(heap, n, base, addr, &parent);
         }
         if !span.spanclass.noscan() {
-            for_each_member_in(span, base, |v| stack.push(v));
+            for_each_member_in(span, base, |v| work.push((v, base)));
         }
     }
     heap.stats

@@ -173,12 +173,7 @@ fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
     let mut swept = 0;
     mheap.sweepers.fetch_add(1, Ordering::SeqCst);
     'outer: for central in mheap.centrals() {
-        while let Some(s) = central.pop_unswept(sg) {
-            if mheap.try_acquire_for_sweep(s.span(), sg) {
-                if let Some(s) = mheap.sweep_owned(s, sg, false) {
-                    central.push_swept(sg, s);
-                }
-            }
+        while central.sweep_one(mheap, sg) {
             swept += 1;
             if swept >= SWEEP_BATCH {
                 break 'outer;
