@@ -486,7 +486,12 @@ impl HeapInner {
                 }
                 let sg = w.sweepgen();
                 let ssg = span.sweepgen.load(Ordering::Acquire);
-                let unswept = ssg == sg.wrapping_sub(2) || ssg == sg.wrapping_sub(1);
+                // Not yet swept for this cycle: waiting (h−2), being swept
+                // (h−1), or cached by a P since before the flip (h+1) and so
+                // swept only when that P lets it go.
+                let unswept = ssg == sg.wrapping_sub(2)
+                    || ssg == sg.wrapping_sub(1)
+                    || ssg == sg.wrapping_add(1);
                 let alive = if unswept && span.weak_sweepgen.load(Ordering::Acquire) != sg {
                     let idx = if span.spanclass.size_class() == 0 {
                         0

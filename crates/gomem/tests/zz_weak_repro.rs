@@ -19,7 +19,7 @@ fn chk(id: u64) -> u64 {
 fn weak_upgrade_of_dead_object_in_unreleased_span() {
     let heap = Heap::new(Config::default().gc_percent(None).clobber_free(true));
     let mut bad = 0;
-    for round in 0..200u64 {
+    for round in 0..30u64 {
         let stage = Arc::new(AtomicU32::new(0));
         let (weak, kid_root) = {
             let ma = heap.attach();

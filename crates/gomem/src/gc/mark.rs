@@ -73,13 +73,55 @@ impl MarkState {
 #[inline(always)]
 fn span_of(addr: usize) -> &'static MSpan {
     let s = arena::span_of(addr);
-    debug_assert!(!s.is_null(), "marking {addr:#x}, which is in no span");
+    if s.is_null() {
+        not_a_heap_pointer(addr);
+    }
     // SAFETY: only addresses of live heap objects are ever marked (they come
     // from Members, roots, barrier logs and tiny blocks of this heap); span
-    // structs outlive every object of their heap.
+    // structs outlive every object of their heap. (The null check above
+    // turns a broken invariant into a report instead of a wild read.)
     let span = unsafe { &*s };
     debug_assert_eq!(span.state(), SpanState::InUse, "marking into a free span");
     span
+}
+
+/// Reports the object whose scan found a non-heap pointer, then aborts.
+#[cold]
+#[inline(never)]
+fn bad_member(span: &MSpan, base: usize, v: usize) -> ! {
+    let idx = if span.spanclass.size_class() == 0 {
+        0
+    } else {
+        span.object_index(base)
+    };
+    let typed = span.spanclass.size_class() != 0 && span.is_typed(idx);
+    let bits = if typed || span.spanclass.size_class() == 0 {
+        0
+    } else {
+        heap_bits_of(span, base)
+    };
+    // SAFETY: diagnostics on the object being scanned: its first words are
+    // readable memory of the heap.
+    let words: Vec<String> = (0..(span.elemsize / 8).min(8))
+        .map(|i| format!("{:#x}", unsafe { *((base + 8 * i) as *const usize) }))
+        .collect();
+    eprintln!(
+        "gomem: fatal: object {base:#x} (class {}, {} B, typed={typed}, heap bits {bits:#b}, marked={}, span sweepgen {}) holds {v:#x}, which is in no heap span; words {words:?}",
+        span.spanclass.size_class(),
+        span.elemsize,
+        span.is_marked(idx),
+        span.sweepgen.load(Ordering::Relaxed),
+    );
+    std::process::abort();
+}
+
+/// A Member held a value that is not in any heap: the heap is corrupt (a
+/// freed object was reached, or metadata is wrong). Go throws here too.
+#[cold]
+#[inline(never)]
+fn not_a_heap_pointer(addr: usize) -> ! {
+    eprintln!("gomem: fatal: marking found pointer {addr:#x}, which is in no heap span");
+    std::process::abort();
 }
 
 /// One agent's view of marking: a private stack of grey objects (Go's
@@ -141,6 +183,9 @@ impl<'a> Drain<'a> {
         let span = span_of(base);
         self.scanned_bytes += span.elemsize as u64;
         for_each_member_in(span, base, |v| {
+            if arena::span_of(v).is_null() {
+                bad_member(span, base, v);
+            }
             self.shade(v);
         });
     }

@@ -22,8 +22,9 @@
 //! * in Term, it first sets the GC word's `dirty` bit (so the terminator
 //!   cannot flip past it), then does the same;
 //! * in Off (sweeping), under the span's weak lock: if the span's handles
-//!   have not been cleared for this sweep yet, the mark bit answers; if they
-//!   have, the handle does. Holding the lock keeps the sweep from finishing,
+//!   have not been cleared for this sweep yet (it waits to be swept, is being
+//!   swept, or is still cached by a P from before the flip), the mark bit
+//!   answers; if they have, the handle does. Holding the lock keeps the sweep from finishing,
 //!   so the phase cannot move on while it decides.
 
 use std::collections::HashMap;
