@@ -1,11 +1,239 @@
-//! (being written)
+//! `gomem-bench latency`: how long one allocation-and-store takes while a
+//! large heap of live messages churns (the "message buffer" latency test).
+//!
+//! A window of `--window` W (200,000) slots holds live messages of 1 KiB
+//! each (≈ 200 MB live). Push i (`--pushes` N, 1,000,000) allocates a
+//! message whose 1024 bytes all equal [`msg_byte`]`(i)` and stores it in
+//! slot `i % W`, so the message it replaces becomes garbage. The duration
+//! of every push is measured (an `Instant` around the allocation, the fill,
+//! the store and, on gomem, the safepoint the mutator passes after every
+//! push), and the report gives p50, p99, p99.9 and max (nearest rank over
+//! all N pushes, [`nearest_rank`]) plus the wall time. On gomem the window
+//! is a `Root` of a `Slice<Member<Msg>>`; in Go (`bench/go/latency`) it is
+//! a `[]*[1024]byte`.
+//!
+//! What it shows: a collector whose work lands on the allocating thread in
+//! large pieces (a stop-the-world pause, a long assist, an incremental step
+//! that rescans the window) makes the tail percentiles jump; Go's and
+//! gomem's should stay in microseconds.
+//!
+//! The check text, identical for every implementation and the Go program:
+//! `window W pushes N checksum S`, where S sums, over the final window's
+//! messages, their first byte plus their last byte.
+
 use std::error::Error;
+use std::time::{Duration, Instant};
 
-/// Options.
-#[derive(clap::Args)]
-pub struct Args {}
+use gomem::{Heap, Member, Mutator, Root, Slice, Trace};
 
-/// Runs the subcommand.
-pub fn run(_args: &Args) -> Result<(), Box<dyn Error>> {
-    Err("not built yet".into())
+/// Options of `gomem-bench latency` (the same flags as the Go program).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// Live messages (slots of the window).
+    #[arg(long, default_value_t = 200_000)]
+    pub window: usize,
+    /// Messages pushed in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub pushes: u64,
+    /// Print a gctrace line per cycle on stderr.
+    #[arg(long)]
+    pub gctrace: bool,
+}
+
+/// Bytes of one message.
+pub const MSG_BYTES: usize = 1024;
+
+/// The byte every position of message `i` holds.
+pub fn msg_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+/// Rejects sizes the workload cannot run.
+pub fn validate(args: &Args) -> Result<(), String> {
+    if args.window == 0 {
+        return Err("latency: --window must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// Push-latency percentiles, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct LatencyStats {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Longest push.
+    pub max: u64,
+}
+
+/// The nearest-rank quantile `num/den` of ascending `sorted` (0 when
+/// empty): `sorted[ceil(n·num/den) − 1]`, in integers so that the Go
+/// programs, which compute it the same way, pick the same rank.
+pub fn nearest_rank(sorted: &[u64], num: u64, den: u64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let n = sorted.len() as u64;
+    let rank = (n * num).div_ceil(den).clamp(1, n);
+    sorted[rank as usize - 1]
+}
+
+impl LatencyStats {
+    /// The percentiles of `samples` (nanoseconds; sorted in place).
+    pub fn from_samples(samples: &mut [u64]) -> LatencyStats {
+        samples.sort_unstable();
+        LatencyStats {
+            p50: nearest_rank(samples, 1, 2),
+            p99: nearest_rank(samples, 99, 100),
+            p999: nearest_rank(samples, 999, 1000),
+            max: samples.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// One implementation of the window; [`drive`] times its pushes.
+pub trait Latency {
+    /// Allocates message `i` (all bytes [`msg_byte`]`(i)`) and stores it
+    /// in `slot`, replacing what was there; then lets the collector run if
+    /// the implementation has a place for that.
+    fn push(&mut self, i: u64, slot: usize);
+    /// Sum over the occupied slots of each message's first and last byte.
+    fn checksum(&mut self) -> u64;
+    /// The collector pauses the implementation timed itself, if any.
+    fn take_pauses(&mut self) -> Vec<Duration> {
+        Vec::new()
+    }
+}
+
+/// What [`drive`] measured.
+pub struct Driven {
+    /// The check text.
+    pub check: String,
+    /// The push percentiles.
+    pub latency: LatencyStats,
+    /// Wall time of the whole run, setup and checksum included.
+    pub wall: Duration,
+    /// What [`Latency::take_pauses`] returned.
+    pub pauses: Vec<Duration>,
+}
+
+/// Makes the window with `make(W)`, runs the N pushes, timing each, and
+/// computes the checksum.
+pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
+    let start = Instant::now();
+    let mut h = make(args.window);
+    let mut samples = Vec::with_capacity(args.pushes as usize);
+    let w = args.window as u64;
+    for i in 0..args.pushes {
+        let t = Instant::now();
+        h.push(i, (i % w) as usize);
+        samples.push(t.elapsed().as_nanos() as u64);
+    }
+    let sum = h.checksum();
+    let pauses = h.take_pauses();
+    drop(h);
+    Driven {
+        check: format!(
+            "window {} pushes {} checksum {sum}",
+            args.window, args.pushes
+        ),
+        latency: LatencyStats::from_samples(&mut samples),
+        wall: start.elapsed(),
+        pauses,
+    }
+}
+
+/// A message: 1 KiB of plain data (noscan, Go's 1024-byte size class).
+#[derive(Trace)]
+struct Msg {
+    data: [u8; MSG_BYTES],
+}
+
+struct OnGomem {
+    m: Mutator,
+    window: Root<Slice<Member<Msg>>>,
+}
+
+impl Latency for OnGomem {
+    #[inline]
+    fn push(&mut self, i: u64, slot: usize) {
+        {
+            let m = &self.m;
+            let msg = m.alloc(Msg {
+                data: [msg_byte(i); MSG_BYTES],
+            });
+            self.window.get(m)[slot].set(m, Some(msg));
+        }
+        self.m.safepoint();
+    }
+
+    fn checksum(&mut self) -> u64 {
+        let m = &self.m;
+        self.window
+            .get(m)
+            .iter()
+            .filter_map(|e| e.get(m))
+            .map(|msg| u64::from(msg.data[0]) + u64::from(msg.data[MSG_BYTES - 1]))
+            .sum()
+    }
+}
+
+/// What a run measured.
+pub struct Outcome {
+    /// The check text.
+    pub check: String,
+    /// Wall time.
+    pub wall: Duration,
+    /// The collector's summary.
+    pub summary: gomem::GcSummary,
+    /// The push percentiles.
+    pub latency: LatencyStats,
+}
+
+/// Runs the latency workload on `heap` (one mutator).
+///
+/// # Panics
+/// If `args` fails [`validate`].
+pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
+    validate(args).expect("latency arguments");
+    let d = drive(args, |w| {
+        let m = heap.attach();
+        let window = {
+            let s = m.alloc_slice(w, |_| Member::null());
+            m.root(s)
+        };
+        OnGomem { m, window }
+    });
+    Outcome {
+        check: d.check,
+        wall: d.wall,
+        summary: heap.gc_summary(),
+        latency: d.latency,
+    }
+}
+
+/// Prints the push percentiles.
+pub fn print_latency(l: &LatencyStats) {
+    let us = |ns: u64| ns as f64 / 1e3;
+    println!(
+        "push latency         p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.1} µs, max {:.1} µs",
+        us(l.p50),
+        us(l.p99),
+        us(l.p999),
+        us(l.max)
+    );
+}
+
+/// Runs the workload and prints the check, the percentiles and the figures.
+pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    validate(args)?;
+    let heap = crate::gcbench::heap_from_env(args.gctrace)?;
+    let out = run_on(&heap, args);
+    println!("{}", out.check);
+    crate::gcbench::print_figures(out.wall, &out.summary);
+    print_latency(&out.latency);
+    Ok(())
 }

@@ -1,11 +1,352 @@
-//! (being written)
+//! `gomem-bench run-one`: one measurement, one process, one line of JSON.
+//!
+//! `compare` runs every (implementation, workload) pair as a separate
+//! process of this subcommand, so that each gets a fresh heap and its own
+//! rusage (CPU time and peak RSS, which `compare` reads from the child).
+//!
+//! ```text
+//! gomem-bench run-one --impl <gomem|boxrc|gc-arena|gc|dumpster|bacon-rajan-cc>
+//!                     --workload <binary-trees|gcbench|latency|mark>
+//!                     [--size default|quick|tiny]
+//! ```
+//!
+//! prints exactly one JSON object on stdout (diagnostics go to stderr):
+//!
+//! ```text
+//! {"impl":"gomem","workload":"gcbench","size":"tiny",
+//!  "flags":["--stretch","10",…],          the workload flags of this size
+//!  "check":"stretch tree of depth 10\t check: 2047\n…",
+//!  "wall_s":0.01,"gc_count":3,             null where the peer keeps no count
+//!  "pause_p50_ns":…,"pause_p99_ns":…,"pause_max_ns":…,   null where unknown
+//!  "latency_ns":{"p50":…,"p99":…,"p999":…,"max":…},     latency only, else null
+//!  "mark_ms_per_gc":…,"mark_gc_ms":[…],"mark_mb_per_s":…} mark only, else null
+//! ```
+//!
+//! gomem's heap comes from the environment (`Heap::from_env`: `GOGC`,
+//! `GOMEMLIMIT`, `GOMEM_DEBUG=gctrace=1` prints Go's gctrace on stderr).
+//! Pauses: on gomem, the time a mutator was held at a poll by the
+//! collector (`GcSummary`); on the peers, see `crate::peers`.
+//!
+//! The sizes of every workload are defined here, once, as command-line
+//! flags ([`size_flags`]): the Rust workloads parse them with their own
+//! `Args`, and the Go programs (`bench/go/<workload>`) accept the very same
+//! flags, so `compare` passes `flags` from the JSON to the Go program and
+//! compares its check text (its stdout lines that do not start with `# `,
+//! joined by `\n`) with `check`.
+//!
+//! * `default`: the benchmarks' standard sizes (binary-trees 21; GCBench
+//!   18/16/500,000/16; latency 200,000 × 1 KiB live, 1 M pushes; mark
+//!   2 × 4-ary depth 10 ≈ 134 MB, 10 collections).
+//! * `quick`: each workload takes at most about 3 s on gomem: binary-trees
+//!   at depth 18; the others already do at their default sizes, which
+//!   `quick` keeps.
+//! * `tiny`: well under a second everywhere (tests).
+
 use std::error::Error;
 
-/// Options.
-#[derive(clap::Args)]
-pub struct Args {}
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
 
-/// Runs the subcommand.
-pub fn run(_args: &Args) -> Result<(), Box<dyn Error>> {
-    Err("not built yet".into())
+use crate::peers::{self, Measured, Pauses};
+use crate::{binarytrees, gcbench, latency, mark};
+
+/// An implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Impl {
+    /// gomem (this repository).
+    Gomem,
+    /// `Box` / `Rc`: no collector.
+    Boxrc,
+    /// The `gc-arena` crate.
+    GcArena,
+    /// The `gc` crate (Manishearth).
+    Gc,
+    /// The `dumpster` crate (`unsync`).
+    Dumpster,
+    /// The `bacon_rajan_cc` crate.
+    BaconRajanCc,
+}
+
+/// A workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// Benchmarks Game binary-trees.
+    BinaryTrees,
+    /// Ellis/Kovac/Boehm GCBench.
+    Gcbench,
+    /// Push latency with a window of live messages.
+    Latency,
+    /// Forced-collection (marking) throughput.
+    Mark,
+}
+
+/// A problem size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Size {
+    /// The benchmarks' standard sizes.
+    Default,
+    /// At most about 3 s per workload on gomem.
+    Quick,
+    /// Well under a second (tests).
+    Tiny,
+}
+
+fn name<T: ValueEnum>(v: T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The flags that give `workload` its `size`, for the Rust workloads and
+/// the Go programs alike. The single definition of every size.
+pub fn size_flags(workload: Workload, size: Size) -> &'static [&'static str] {
+    use Size::*;
+    use Workload::*;
+    match (workload, size) {
+        (BinaryTrees, Default) => &["--depth", "21"],
+        (BinaryTrees, Quick) => &["--depth", "18"],
+        (BinaryTrees, Tiny) => &["--depth", "14"],
+        (Gcbench, Default) => &[
+            "--stretch",
+            "18",
+            "--long-lived",
+            "16",
+            "--array",
+            "500000",
+            "--max-depth",
+            "16",
+        ],
+        (Gcbench, Quick) => &[
+            "--stretch",
+            "18",
+            "--long-lived",
+            "16",
+            "--array",
+            "500000",
+            "--max-depth",
+            "16",
+        ],
+        (Gcbench, Tiny) => &[
+            "--stretch",
+            "16",
+            "--long-lived",
+            "14",
+            "--array",
+            "4096",
+            "--max-depth",
+            "14",
+        ],
+        (Latency, Default) => &["--window", "200000", "--pushes", "1000000"],
+        (Latency, Quick) => &["--window", "200000", "--pushes", "1000000"],
+        (Latency, Tiny) => &["--window", "2000", "--pushes", "10000"],
+        (Mark, Default) => &["--depth", "10", "--copies", "2", "--gcs", "10"],
+        (Mark, Quick) => &["--depth", "10", "--copies", "2", "--gcs", "10"],
+        (Mark, Tiny) => &["--depth", "5", "--copies", "2", "--gcs", "3"],
+    }
+}
+
+/// Whether `imp` runs `workload`. `boxrc` has no collector, so there is
+/// nothing for mark to time.
+pub fn supported(imp: Impl, workload: Workload) -> bool {
+    !(imp == Impl::Boxrc && workload == Workload::Mark)
+}
+
+/// Options of `gomem-bench run-one`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    /// The implementation.
+    #[arg(long = "impl", value_enum)]
+    pub imp: Impl,
+    /// The workload.
+    #[arg(long, value_enum)]
+    pub workload: Workload,
+    /// The problem size.
+    #[arg(long, value_enum, default_value_t = Size::Default)]
+    pub size: Size,
+}
+
+/// Parses a workload's flags with its own `Args`.
+#[derive(Parser)]
+#[command(no_binary_name = true)]
+struct FlagsOf<A: clap::Args> {
+    #[command(flatten)]
+    args: A,
+}
+
+fn parse<A: clap::Args>(flags: &[&str]) -> Result<A, String> {
+    FlagsOf::<A>::try_parse_from(flags)
+        .map(|f| f.args)
+        .map_err(|e| e.to_string())
+}
+
+/// The JSON line.
+#[derive(Serialize)]
+struct Record {
+    #[serde(rename = "impl")]
+    imp: String,
+    workload: String,
+    size: String,
+    flags: Vec<String>,
+    check: String,
+    wall_s: f64,
+    gc_count: Option<u64>,
+    pause_p50_ns: Option<u64>,
+    pause_p99_ns: Option<u64>,
+    pause_max_ns: Option<u64>,
+    latency_ns: Option<latency::LatencyStats>,
+    mark_ms_per_gc: Option<f64>,
+    mark_gc_ms: Option<Vec<f64>>,
+    mark_mb_per_s: Option<f64>,
+}
+
+fn gomem_pauses(s: &gomem::GcSummary) -> Option<Pauses> {
+    Some(Pauses {
+        p50: s.poll_p50,
+        p99: s.poll_p99,
+        max: s.poll_max,
+    })
+}
+
+/// Runs `workload` with `flags` on gomem.
+fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
+    let heap = gomem::Heap::from_env().map_err(|e| e.to_string())?;
+    Ok(match workload {
+        Workload::BinaryTrees => {
+            let o = binarytrees::run_on(&heap, &parse(flags)?);
+            Measured {
+                check: o.lines.join("\n"),
+                wall: o.wall,
+                gc_count: Some(u64::from(o.summary.cycles)),
+                pauses: gomem_pauses(&o.summary),
+                ..Measured::default()
+            }
+        }
+        Workload::Gcbench => {
+            let args: gcbench::Args = parse(flags)?;
+            gcbench::validate(&args)?;
+            let o = gcbench::run_on(&heap, &args);
+            Measured {
+                check: o.lines.join("\n"),
+                wall: o.wall,
+                gc_count: Some(u64::from(o.summary.cycles)),
+                pauses: gomem_pauses(&o.summary),
+                ..Measured::default()
+            }
+        }
+        Workload::Latency => {
+            let args: latency::Args = parse(flags)?;
+            latency::validate(&args)?;
+            let o = latency::run_on(&heap, &args);
+            Measured {
+                check: o.check,
+                wall: o.wall,
+                gc_count: Some(u64::from(o.summary.cycles)),
+                pauses: gomem_pauses(&o.summary),
+                latency: Some(o.latency),
+                ..Measured::default()
+            }
+        }
+        Workload::Mark => {
+            let args: mark::Args = parse(flags)?;
+            mark::validate(&args)?;
+            let o = mark::run_on(&heap, &args);
+            Measured {
+                check: o.check,
+                wall: o.wall,
+                gc_count: Some(u64::from(o.summary.cycles)),
+                pauses: gomem_pauses(&o.summary),
+                mark: Some(o.stats),
+                ..Measured::default()
+            }
+        }
+    })
+}
+
+/// Runs `workload` with `flags` on the peer `imp`.
+fn on_peer(imp: Impl, workload: Workload, flags: &[&str]) -> Result<Measured, String> {
+    use peers::{bacon_rajan_cc as bacon, boxrc, dumpster, gc, gc_arena};
+    Ok(match workload {
+        Workload::BinaryTrees => {
+            let a: binarytrees::Args = parse(flags)?;
+            match imp {
+                Impl::Boxrc => boxrc::binary_trees(&a),
+                Impl::GcArena => gc_arena::binary_trees(&a),
+                Impl::Gc => gc::binary_trees(&a),
+                Impl::Dumpster => dumpster::binary_trees(&a),
+                Impl::BaconRajanCc => bacon::binary_trees(&a),
+                Impl::Gomem => unreachable!("gomem is not a peer"),
+            }
+        }
+        Workload::Gcbench => {
+            let a: gcbench::Args = parse(flags)?;
+            gcbench::validate(&a)?;
+            match imp {
+                Impl::Boxrc => boxrc::gcbench(&a),
+                Impl::GcArena => gc_arena::gcbench(&a),
+                Impl::Gc => gc::gcbench(&a),
+                Impl::Dumpster => dumpster::gcbench(&a),
+                Impl::BaconRajanCc => bacon::gcbench(&a),
+                Impl::Gomem => unreachable!("gomem is not a peer"),
+            }
+        }
+        Workload::Latency => {
+            let a: latency::Args = parse(flags)?;
+            latency::validate(&a)?;
+            match imp {
+                Impl::Boxrc => boxrc::latency(&a),
+                Impl::GcArena => gc_arena::latency(&a),
+                Impl::Gc => gc::latency(&a),
+                Impl::Dumpster => dumpster::latency(&a),
+                Impl::BaconRajanCc => bacon::latency(&a),
+                Impl::Gomem => unreachable!("gomem is not a peer"),
+            }
+        }
+        Workload::Mark => {
+            let a: mark::Args = parse(flags)?;
+            mark::validate(&a)?;
+            match imp {
+                Impl::GcArena => gc_arena::mark(&a),
+                Impl::Gc => gc::mark(&a),
+                Impl::Dumpster => dumpster::mark(&a),
+                Impl::BaconRajanCc => bacon::mark(&a),
+                Impl::Boxrc | Impl::Gomem => unreachable!("checked by `supported`"),
+            }
+        }
+    })
+}
+
+/// Runs one measurement and prints its JSON line.
+pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
+    if !supported(args.imp, args.workload) {
+        return Err(format!(
+            "run-one: {} does not run {} (no collector to measure)",
+            name(args.imp),
+            name(args.workload)
+        )
+        .into());
+    }
+    let flags = size_flags(args.workload, args.size);
+    let m = match args.imp {
+        Impl::Gomem => on_gomem(args.workload, flags)?,
+        imp => on_peer(imp, args.workload, flags)?,
+    };
+    let ns = |d: std::time::Duration| d.as_nanos() as u64;
+    let record = Record {
+        imp: name(args.imp),
+        workload: name(args.workload),
+        size: name(args.size),
+        flags: flags.iter().map(|s| s.to_string()).collect(),
+        check: m.check,
+        wall_s: m.wall.as_secs_f64(),
+        gc_count: m.gc_count,
+        pause_p50_ns: m.pauses.map(|p| ns(p.p50)),
+        pause_p99_ns: m.pauses.map(|p| ns(p.p99)),
+        pause_max_ns: m.pauses.map(|p| ns(p.max)),
+        latency_ns: m.latency,
+        mark_ms_per_gc: m.mark.as_ref().map(|s| s.ms_per_gc),
+        mark_gc_ms: m.mark.as_ref().map(|s| s.gc_ms.clone()),
+        mark_mb_per_s: m.mark.as_ref().and_then(|s| s.mb_per_s),
+    };
+    println!("{}", serde_json::to_string(&record)?);
+    Ok(())
 }

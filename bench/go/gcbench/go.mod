@@ -1,0 +1,3 @@
+module gomem.bench/gcbench
+
+go 1.27

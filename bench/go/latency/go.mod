@@ -1,0 +1,3 @@
+module gomem.bench/latency
+
+go 1.27

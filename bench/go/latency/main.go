@@ -1,0 +1,92 @@
+// Push latency with a window of live messages, the Go side of the gomem
+// comparison. Mirrors crates/gomem-bench/src/latency.rs: a window of
+// -window slots of *[1024]byte; push i allocates a message whose bytes all
+// equal byte(i % 251) and stores it in slot i % window; every push is
+// timed. The checksum sums, over the final window, each message's first
+// and last byte.
+//
+// Stdout: the check text, byte for byte the `check` of
+// `gomem-bench run-one --workload latency`, then figures on lines that
+// start with "# ", among them
+// "# latency_ns p50=… p99=… p999=… max=…" (nearest rank, as the Rust side).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"time"
+)
+
+const msgBytes = 1024
+
+func gcLine() string {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	n := ms.NumGC
+	k := n
+	if k > 256 {
+		k = 256
+	}
+	p := make([]uint64, 0, k)
+	for i := uint32(0); i < k; i++ {
+		p = append(p, ms.PauseNs[(n-1-i)%256])
+	}
+	sort.Slice(p, func(a, b int) bool { return p[a] < p[b] })
+	return fmt.Sprintf("# gc_count=%d pause_p50_ns=%d pause_p99_ns=%d pause_max_ns=%d",
+		n, rank(p, 1, 2), rank(p, 99, 100), rank(p, 1, 1))
+}
+
+// rank is the nearest-rank quantile num/den of ascending s.
+func rank(s []uint64, num, den uint64) uint64 {
+	n := uint64(len(s))
+	if n == 0 {
+		return 0
+	}
+	r := (n*num + den - 1) / den
+	if r < 1 {
+		r = 1
+	}
+	if r > n {
+		r = n
+	}
+	return s[r-1]
+}
+
+func main() {
+	w := flag.Int("window", 200000, "live messages (slots of the window)")
+	pushes := flag.Int("pushes", 1000000, "messages pushed in all")
+	flag.Parse()
+	if *w < 1 || *pushes < 0 {
+		fmt.Fprintln(os.Stderr, "latency: -window must be at least 1")
+		os.Exit(2)
+	}
+	start := time.Now()
+	window := make([]*[msgBytes]byte, *w)
+	samples := make([]uint64, *pushes)
+	for i := 0; i < *pushes; i++ {
+		t := time.Now()
+		m := new([msgBytes]byte)
+		b := byte(i % 251)
+		for k := range m {
+			m[k] = b
+		}
+		window[i%*w] = m
+		samples[i] = uint64(time.Since(t))
+	}
+	sum := uint64(0)
+	for _, m := range window {
+		if m != nil {
+			sum += uint64(m[0]) + uint64(m[msgBytes-1])
+		}
+	}
+	wall := time.Since(start)
+	fmt.Printf("window %d pushes %d checksum %d\n", *w, *pushes, sum)
+	sort.Slice(samples, func(a, b int) bool { return samples[a] < samples[b] })
+	fmt.Printf("# wall_s=%.6f\n", wall.Seconds())
+	fmt.Printf("# latency_ns p50=%d p99=%d p999=%d max=%d\n",
+		rank(samples, 1, 2), rank(samples, 99, 100), rank(samples, 999, 1000), rank(samples, 1, 1))
+	fmt.Println(gcLine())
+}

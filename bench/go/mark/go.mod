@@ -1,0 +1,3 @@
+module gomem.bench/mark
+
+go 1.27
