@@ -62,6 +62,10 @@ pub(crate) const P_COLLECTOR: u32 = 2;
 
 /// Allocation, in bytes, between mark assists (Go: 64 KiB of scan work).
 const ASSIST_CHUNK_BYTES: i64 = 64 << 10;
+/// Most scan work one assist does before it lets the allocation go on
+/// (about half a millisecond of marking); the rest of the debt is paid at the
+/// next allocations.
+const MAX_ASSIST_SCAN_BYTES: u64 = 512 << 10;
 /// Allocate-black bytes kept locally before they are published.
 const BLACK_FLUSH_BYTES: usize = 256 << 10;
 
@@ -739,25 +743,33 @@ impl Mutator {
         let p = self.p();
         let n = p.local.adopted.get().cycle();
         let ratio = inner.pacer.assist_ratio_now(inner);
-        let budget = (debt as f64 * ratio) as u64;
-        if budget == 0 || inner.gc_word().register(n).is_err() {
+        let owed = (debt as f64 * ratio) as u64;
+        if owed == 0 || inner.gc_word().register(n).is_err() {
             p.local.assist_debt.set(0);
             return;
         }
+        // One assist scans at most MAX_ASSIST_SCAN_BYTES (well under a
+        // millisecond); what it still owes is paid at the next allocations.
+        let budget = owed.min(MAX_ASSIST_SCAN_BYTES);
         let start = Instant::now();
         let done = {
             let mut drain = Drain::new(&inner.mark);
             drain.run(budget)
         };
         inner.gc_word().deregister();
-        // An assist that found too little grey work is forgiven (it must not
-        // wait for anyone). Past the goal, it yields its time slice so the
-        // mark workers, which hold the rest of the work, get the CPU.
-        if done < budget / 2 && inner.past_goal() {
-            std::thread::yield_now();
-        }
+        let left = if done < budget / 2 {
+            // Too little grey work to take: forgiven (an assist never waits
+            // for anyone). Past the goal, give the CPU to the mark workers,
+            // which hold the rest of the work.
+            if inner.past_goal() {
+                std::thread::yield_now();
+            }
+            0
+        } else {
+            debt - (done as f64 / ratio) as i64
+        };
         inner.stats.record_assist(start.elapsed());
-        p.local.assist_debt.set(0);
+        p.local.assist_debt.set(left.max(0));
     }
 
     // ---- roots and weak pointers ----------------------------------------
