@@ -319,6 +319,10 @@ fn finish(
     } else {
         TokenStream2::new()
     };
+    // SAFETY (of the generated impl): `trace` visits every field, so every
+    // inline Member; NO_MEMBERS is the AND of the fields'; MEMBER_WORDS
+    // folds each field's mask at its real `offset_of!`, and is `None` past
+    // 512 bytes or wherever a field's layout cannot be described.
     quote! {
         #[automatically_derived]
         unsafe impl #impl_generics ::gomem::Trace for #name #ty_generics #where_clause {

@@ -125,6 +125,7 @@ unsafe fn trace_slice<T: Trace>(p: *const u8, tracer: &mut Tracer<'_>) {
 /// # Safety
 /// `p` is a `Slice<T>` that is never used again.
 unsafe fn drop_slice<T>(p: *mut u8) {
+    // SAFETY: per the contract, `p` starts with the slice's length header.
     let len = unsafe { *(p as *const usize) };
     let elems = (p as usize + HEADER_BYTES) as *mut T;
     // SAFETY: per the contract, `len` initialised elements follow.

@@ -466,8 +466,10 @@ fn allocating_a_value_with_a_non_null_member_panics() {
     let a = m.alloc(Node::new(1));
     let b = m.alloc(Node::new(2));
     a.left.set(&m, Some(b));
-    // Move the non-null Member out by swapping whole values is impossible
-    // through `&`; build a value holding one via a Slice copy instead:
+    // Safe code cannot move a non-null Member out of a heap object (only a
+    // Drop could); stand in for that with a bitwise copy.
+    // SAFETY: a Member is one atomic word with no Drop; the copy is only
+    // handed to `alloc`, which must refuse it before storing it anywhere.
     let taken: Member<Node> = unsafe { std::ptr::read(&a.left) };
     let _ = m.alloc(Node {
         left: taken,
