@@ -14,6 +14,7 @@ mod latency;
 mod mark;
 mod peers;
 mod runone;
+mod stress;
 
 /// Demos and benchmarks for gomem, Go's memory manager in Rust.
 #[derive(Parser)]
@@ -41,6 +42,9 @@ enum Command {
     /// Run every workload on gomem, Go and Rust's GC crates; print a table,
     /// write results.json and SVG charts.
     Compare(compare::Args),
+    /// Run the stress oracle (threads mutating a shared graph checked
+    /// against a shadow model, cycles back to back) for as long as asked.
+    Stress(stress::Args),
     /// Run one workload on one implementation and print one JSON line
     /// (used by `compare`, which runs each measurement in its own process).
     #[command(name = "run-one", hide = true)]
@@ -61,6 +65,7 @@ fn main() {
         Command::Mark(args) => mark::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::RunOne(args) => runone::run(&args),
+        Command::Stress(args) => stress::run(&args),
     };
     if let Err(e) = result {
         eprintln!("gomem-bench: {e}");

@@ -283,7 +283,9 @@ impl Heap {
             .collect();
         let tiny = c.tiny_allocs.load(Ordering::Relaxed);
         let mallocs = by_size.iter().map(|s| s.mallocs).sum::<u64>() + tiny;
-        let frees = by_size.iter().map(|s| s.frees).sum::<u64>();
+        // Tiny sub-objects are counted in both, as Go counts them: their
+        // memory is freed with their 16-byte block, which the class counts.
+        let frees = by_size.iter().map(|s| s.frees).sum::<u64>() + tiny;
         let sys = c.sys.load(Ordering::Relaxed) as u64;
         let inuse = c.inuse.load(Ordering::Relaxed) as u64;
         let heap_alloc = inner.heap_alloc_bytes() as u64;

@@ -2,13 +2,13 @@
 //! collector runs cycles back to back, and a shadow model kept outside the
 //! heap says at every step what the graph must look like.
 //!
-//! **The heap side.** Every graph node is an [`Obj`]: an id, a canary derived
+//! **The heap side.** Every graph node is an `Obj`: an id, a canary derived
 //! from the id, three `Member<Obj>` kids, a `Member` to a noscan payload
 //! (`Slice<u64>` whose words are a function of the owner's id, the length
 //! and the index; length 0 lands in the tiny allocator, a few are large
-//! objects) and a `Member` to a [`Tagged`] object. `Obj` is described by a
+//! objects) and a `Member` to a `Tagged` object. `Obj` is described by a
 //! pointer bitmap; `Tagged` has a `Drop` (it counts its drops in a shared
-//! [`Ledger`] and poisons its own canary) and a `Member` back into the graph,
+//! `Ledger` and poisons its own canary) and a `Member` back into the graph,
 //! so it is a typed object that is both scanned and dropped. The roots are a
 //! heap array of `Member<Obj>` held by one `Root` (root slots), a few
 //! `Root<Obj>` handles ("extra roots", created, retargeted and dropped as the
@@ -27,8 +27,8 @@
 //! both paths of the handshake are exercised.
 //!
 //! **Operations** (random, from a seeded xorshift per thread): allocate and
-//! link a node (sometimes splicing it above the old target, sometimes with
-//! edges to existing nodes); build a private subtree without the lock, then
+//! link a node (usually splicing it above the slot's old target, sometimes
+//! with edges to existing nodes); build a private subtree without the lock, then
 //! link it (the insertion half of the barrier); unlink; *move* a pointer
 //! through the stack — read a slot, clear it, release the lock, allocate
 //! garbage, re-lock, store it elsewhere (the deletion half's job: the object
@@ -41,7 +41,10 @@
 //! read random paths without the lock while others rewire them. Each
 //! thread calls `safepoint()` every 1–8 operations and `blocking(sleep)` now
 //! and then; thread 0 calls `collect()` every `forced_collect_every`
-//! operations.
+//! operations. The graph is held between one half and three quarters of the
+//! object budget (unlinks walk deep, so they cut small subgraphs; below the
+//! target they turn into allocations, above it allocations turn into
+//! unlinks), so marking always has a few thousand objects to trace.
 //!
 //! **Checks.** Every object read is checked: its address lies in this heap
 //! and is aligned, its canary matches its id (a freed-and-reused or clobbered
@@ -56,8 +59,11 @@
 //! upgrade to it; one whose target has been unreachable since a verification
 //! at which `c` cycles had completed must no longer upgrade once `c + 2`
 //! have (DESIGN §4: an unreachable object is freed by the end of the second
-//! cycle). Finally it prunes the model to what the roots, the stacks in
-//! flight and the weaks can still reach.
+//! cycle). Any upgrade restarts that clock for every entry of the target
+//! (an upgrade shades it), and the verifier itself never upgrades a weak
+//! whose clock runs. Finally it prunes the model to what the roots, the
+//! stacks in flight and the weaks can still reach (every 20 ms while the
+//! model map is at its cap).
 //!
 //! **At the end** the graph is verified once more and dropped; two
 //! `collect()`s must then bring the heap back to its baseline (see
@@ -69,6 +75,15 @@
 //! `Config::clobber_free`) are on by default: checkmark turns a missed mark
 //! into an abort at the end of the cycle that missed it, before anything is
 //! freed; clobber-free makes a freed object's canary unmistakable.
+//!
+//! **On failure** each message is printed on stderr at once (so a crash on
+//! a corrupt heap afterwards still shows it), the run stops after
+//! `max_failures`, and the heap is leaked rather than torn down (its Drops
+//! would run over corrupt memory). Pointers read from the heap are checked
+//! (aligned, inside this heap) before they are followed, and the root
+//! array's and the vector's headers before they are indexed; gomem's own
+//! `Vector` internals cannot be checked from outside, so a freed vector
+//! backing array can still crash the run after the first reports.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -106,6 +121,8 @@ const EXTRA_ROOTS_PER_THREAD: usize = 4;
 const VEC_MAX: usize = 512;
 const MAX_SUBTREE: u64 = 16;
 const MAX_REPORTED: usize = 64;
+/// Verification (and pruning) interval while the model map is full.
+const PRUNE_EVERY_MS: u64 = 20;
 /// A dropped `Tagged` object's canary.
 const POISON: u64 = 0xDEAD_DEAD_DEAD_DEAD;
 
@@ -143,6 +160,9 @@ pub struct StressConfig {
     pub progress_every: Duration,
     /// Stop the run after this many failures.
     pub max_failures: usize,
+    /// Operations not to run (names from [`OP_NAMES`]), to narrow a failure
+    /// down.
+    pub disabled_ops: Vec<String>,
 }
 
 impl Default for StressConfig {
@@ -152,7 +172,7 @@ impl Default for StressConfig {
             duration: Duration::from_secs(10),
             ops_per_thread: None,
             seed: 0x5EED_0F60_11E1,
-            objects_per_thread: 2000,
+            objects_per_thread: 1000,
             root_slots: 64,
             gc_percent: Some(1),
             forced_collect_every: 5000,
@@ -161,7 +181,8 @@ impl Default for StressConfig {
             clobber_free: true,
             gctrace: false,
             progress_every: Duration::from_secs(10),
-            max_failures: 20,
+            max_failures: 8,
+            disabled_ops: Vec::new(),
         }
     }
 }
@@ -248,7 +269,7 @@ pub struct StressReport {
     pub bytes_left: i64,
     /// Things worth knowing that are not failures.
     pub notes: Vec<String>,
-    /// Failures, the first [`MAX_REPORTED`] of them.
+    /// Failures, the first 64 of them.
     pub failures: Vec<String>,
     /// Number of failures.
     pub failure_count: u64,
@@ -556,6 +577,8 @@ struct Shared {
     cfg: StressConfig,
     model: Mutex<Model>,
     model_len: AtomicUsize,
+    /// Objects reachable from the roots at the last verification.
+    reachable: AtomicUsize,
     next_id: AtomicU64,
     ledger: Arc<Ledger>,
     stop: AtomicBool,
@@ -565,7 +588,7 @@ struct Shared {
     failures: Mutex<Vec<String>>,
     failure_count: AtomicU64,
     start: Instant,
-    next_verify_ms: AtomicU64,
+    last_verify_ms: AtomicU64,
     budget: usize,
     heap_id: u32,
 }
@@ -819,6 +842,30 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Checks the two objects every walk starts from: the root array's
+    /// length header and the vector's length. A freed one reads as garbage,
+    /// and indexing it would crash the oracle instead of reporting.
+    fn frame_ok(&self, m: &Mutator) -> Result<(), String> {
+        let arr = self.roots.get(m);
+        if arr.len() != self.sh.cfg.root_slots {
+            return Err(format!(
+                "the root array (at {:p}) has length {:#x}, not {} (freed?)",
+                arr.as_ptr(),
+                arr.len(),
+                self.sh.cfg.root_slots
+            ));
+        }
+        let v = self.vector.get(m);
+        if v.len() > VEC_MAX {
+            return Err(format!(
+                "the vector (at {:p}) has length {:#x}, more than its cap {VEC_MAX} (freed?)",
+                v.as_ptr(),
+                v.len()
+            ));
+        }
+        Ok(())
+    }
+
     fn slot_get<'m>(&self, m: &'m Mutator, model: &Model, s: Slot<'m>) -> Option<Gc<'m, Obj>> {
         match s {
             Slot::Root(i) => self.roots.get(m)[i].get(m),
@@ -876,14 +923,10 @@ impl<'a> Ctx<'a> {
             None
         };
         let mut stack: Vec<Gc<'_, Obj>> = Vec::new();
-        let arr = self.roots.get(m);
-        if arr.len() != model.roots.len() {
-            return fail(format!(
-                "the root array has length {}, the model {}",
-                arr.len(),
-                model.roots.len()
-            ));
+        if let Err(e) = self.frame_ok(m) {
+            return fail(e);
         }
+        let arr = self.roots.get(m);
         let id_of = |o: Option<Gc<'_, Obj>>| -> Result<Option<u64>, String> {
             o.map(|o| self.obj_id(o)).transpose()
         };
@@ -981,6 +1024,7 @@ impl<'a> Ctx<'a> {
             ));
         }
         self.sh.add(C::Verifications, 1);
+        self.sh.reachable.store(ids.len(), Ordering::Relaxed);
         self.sh
             .max_reachable
             .fetch_max(ids.len(), Ordering::Relaxed);
@@ -1058,11 +1102,50 @@ impl<'a> Ctx<'a> {
 
 // ---- a mutator thread -------------------------------------------------------
 
+/// The operations, in the order of [`OP_NAMES`].
+#[derive(Clone, Copy)]
+enum Op {
+    AllocLink,
+    Subtree,
+    Unlink,
+    Move,
+    Copy,
+    Root,
+    WeakTake,
+    WeakUpgrade,
+    Payload,
+    Tag,
+    Vec,
+    Garbage,
+    Read,
+}
+
+const _: () = assert!(OP_NAMES.len() == Op::Read as usize + 1);
+
+/// Names of the operations, for [`StressConfig::disabled_ops`].
+pub const OP_NAMES: &[&str] = &[
+    "alloc_link",
+    "subtree",
+    "unlink",
+    "move",
+    "copy",
+    "root",
+    "weak_take",
+    "weak_upgrade",
+    "payload",
+    "tag",
+    "vec",
+    "garbage",
+    "read",
+];
+
 struct Worker<'a> {
     cx: Ctx<'a>,
     t: usize,
     name: String,
     rng: Rng,
+    /// Bit `op` set: the operation is disabled.
+    disabled: u32,
 }
 
 type Tag = Option<(u64, Option<u64>)>;
@@ -1125,56 +1208,68 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// Whether this thread should verify now: every `verify_every`, and
+    /// sooner (every [`PRUNE_EVERY_MS`]) while the model map is full, since a
+    /// verification also prunes it.
     fn verify_due(&self) -> bool {
         let sh = self.cx.sh;
         let now = sh.start.elapsed().as_millis() as u64;
-        let next = sh.next_verify_ms.load(Ordering::Relaxed);
-        now >= next
+        let last = sh.last_verify_ms.load(Ordering::Relaxed);
+        let full = sh.model_len.load(Ordering::Relaxed) >= sh.budget;
+        let wait = if full {
+            PRUNE_EVERY_MS
+        } else {
+            sh.cfg.verify_every.as_millis() as u64
+        };
+        now >= last + wait
             && sh
-                .next_verify_ms
-                .compare_exchange(
-                    next,
-                    now + sh.cfg.verify_every.as_millis() as u64,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
+                .last_verify_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
     }
 
     fn step(&mut self, m: &mut Mutator) {
-        let full = self.cx.sh.model_len.load(Ordering::Relaxed) >= self.cx.sh.budget;
+        // Hold the graph between half and three quarters of the budget:
+        // below, unlinks become allocations; above (or with the model map
+        // full until the next prune), allocations become unlinks.
+        let sh = self.cx.sh;
+        let reachable = sh.reachable.load(Ordering::Relaxed);
+        let full = sh.model_len.load(Ordering::Relaxed) >= sh.budget;
+        let shrink = full || reachable >= sh.budget / 4 * 3;
+        let grow = !shrink && reachable < sh.budget / 2;
         let op = match self.rng.below(100) {
-            0..=17 if !full => "alloc_link",
-            18..=25 if !full => "subtree",
-            0..=37 => "unlink",
-            38..=49 => "move",
-            50..=55 => "copy",
-            56..=60 => "root",
-            61..=65 => "weak_take",
-            66..=71 => "weak_upgrade",
-            72..=75 => "payload",
-            76..=80 => "tag",
-            81..=85 => "vec",
-            86..=91 => "garbage",
-            _ => "read",
+            0..=21 if !shrink => Op::AllocLink,
+            22..=31 if !shrink => Op::Subtree,
+            32..=37 if grow => Op::AllocLink,
+            0..=37 => Op::Unlink,
+            38..=49 => Op::Move,
+            50..=55 => Op::Copy,
+            56..=60 => Op::Root,
+            61..=65 => Op::WeakTake,
+            66..=71 => Op::WeakUpgrade,
+            72..=75 => Op::Payload,
+            76..=80 => Op::Tag,
+            81..=85 => Op::Vec,
+            86..=91 => Op::Garbage,
+            _ => Op::Read,
         };
-        if std::env::var("STRESS_OFF").is_ok_and(|v| v.split(',').any(|x| x == op)) {
+        if self.disabled & (1 << op as u32) != 0 {
             return;
         }
         match op {
-            "alloc_link" => self.op_alloc_link(m),
-            "subtree" => self.op_subtree(m),
-            "unlink" => self.op_unlink(m),
-            "move" => self.op_move(m),
-            "copy" => self.op_copy(m),
-            "root" => self.op_root(m),
-            "weak_take" => self.op_weak_take(m),
-            "weak_upgrade" => self.op_weak_upgrade(m),
-            "payload" => self.op_payload(m),
-            "tag" => self.op_tag(m),
-            "vec" => self.op_vec(m),
-            "garbage" => self.op_garbage(m),
-            _ => self.op_read(m),
+            Op::AllocLink => self.op_alloc_link(m),
+            Op::Subtree => self.op_subtree(m),
+            Op::Unlink => self.op_unlink(m),
+            Op::Move => self.op_move(m),
+            Op::Copy => self.op_copy(m),
+            Op::Root => self.op_root(m),
+            Op::WeakTake => self.op_weak_take(m),
+            Op::WeakUpgrade => self.op_weak_upgrade(m),
+            Op::Payload => self.op_payload(m),
+            Op::Tag => self.op_tag(m),
+            Op::Vec => self.op_vec(m),
+            Op::Garbage => self.op_garbage(m),
+            Op::Read => self.op_read(m),
         }
     }
 
@@ -1317,10 +1412,25 @@ impl<'a> Worker<'a> {
         m: &'m Mutator,
         model: &Model,
     ) -> Option<(Slot<'m>, Option<Gc<'m, Obj>>)> {
+        self.walk(m, model, 3)
+    }
+
+    /// A random walk from a root that stops at each object with
+    /// probability `1/stop`: a slot and what it holds.
+    fn walk<'m>(
+        &mut self,
+        m: &'m Mutator,
+        model: &Model,
+        stop: usize,
+    ) -> Option<(Slot<'m>, Option<Gc<'m, Obj>>)> {
+        if let Err(e) = self.cx.frame_ok(m) {
+            self.fail(e);
+            return None;
+        }
         let mut s = self.start_slot(model);
         for _ in 0..MAX_DEPTH {
             match self.read_slot(m, model, s)? {
-                Some(o) if !self.rng.chance(1, 3) => s = Slot::Kid(o, self.rng.below(KIDS)),
+                Some(o) if !self.rng.chance(1, stop) => s = Slot::Kid(o, self.rng.below(KIDS)),
                 cur => return Some((s, cur)),
             }
         }
@@ -1328,10 +1438,16 @@ impl<'a> Worker<'a> {
         Some((s, cur))
     }
 
-    /// A slot that holds an object, if one is found in a few walks.
-    fn pick_full<'m>(&mut self, m: &'m Mutator, model: &Model) -> Option<(Slot<'m>, Gc<'m, Obj>)> {
+    /// A slot that holds an object, if one is found in a few walks; `stop`
+    /// as in [`Worker::walk`] (a deeper walk cuts a smaller subgraph).
+    fn pick_full<'m>(
+        &mut self,
+        m: &'m Mutator,
+        model: &Model,
+        stop: usize,
+    ) -> Option<(Slot<'m>, Gc<'m, Obj>)> {
         for _ in 0..6 {
-            if let (s, Some(o)) = self.pick_slot(m, model)? {
+            if let (s, Some(o)) = self.walk(m, model, stop)? {
                 return Some((s, o));
             }
         }
@@ -1358,7 +1474,7 @@ impl<'a> Worker<'a> {
             return;
         };
         let (o, mut mo, tag) = self.new_obj(m);
-        if let Some(old) = old.filter(|_| self.rng.chance(1, 3)) {
+        if let Some(old) = old.filter(|_| !self.rng.chance(1, 8)) {
             // Splice the new node above the old target.
             o.kids[0].set(m, Some(old));
             mo.kids[0] = Some(old.id);
@@ -1413,16 +1529,24 @@ impl<'a> Worker<'a> {
                 return;
             }
         }
-        let Some((s, _)) = self.pick_slot(m, &g) else {
+        let Some((s, old)) = self.pick_slot(m, &g) else {
             return;
         };
-        self.cx.slot_set(m, &mut g, s, Some(nodes[0].0));
+        let root = nodes[0].0;
+        if let Some(old) = old {
+            // Keep the old target under the subtree's root if it has room.
+            if let Some(k) = (0..KIDS).find(|&k| root.kids[k].is_null()) {
+                root.kids[k].set(m, Some(old));
+                g.objs.get_mut(&root.id).expect("just inserted").kids[k] = Some(old.id);
+            }
+        }
+        self.cx.slot_set(m, &mut g, s, Some(root));
     }
 
     fn op_unlink(&mut self, m: &mut Mutator) {
         let mut g = self.lock(m);
         let m = &*m;
-        if let Some((s, _)) = self.pick_full(m, &g) {
+        if let Some((s, _)) = self.pick_full(m, &g, 12) {
             self.cx.slot_set(m, &mut g, s, None);
         }
     }
@@ -1431,7 +1555,7 @@ impl<'a> Worker<'a> {
         let sh = self.cx.sh;
         let mut g = self.lock(m);
         let m = &*m;
-        let Some((src, o)) = self.pick_full(m, &g) else {
+        let Some((src, o)) = self.pick_full(m, &g, 4) else {
             return;
         };
         let id = o.id;
@@ -1468,7 +1592,7 @@ impl<'a> Worker<'a> {
     fn op_copy(&mut self, m: &mut Mutator) {
         let mut g = self.lock(m);
         let m = &*m;
-        let Some((_, o)) = self.pick_full(m, &g) else {
+        let Some((_, o)) = self.pick_full(m, &g, 3) else {
             return;
         };
         if let Some((dst, _)) = self.pick_slot(m, &g) {
@@ -1520,7 +1644,12 @@ impl<'a> Worker<'a> {
         match g.weaks[i].weak.upgrade(m) {
             Some(o) => {
                 sh.add(C::WeakOk, 1);
-                g.weaks[i].unreachable_since = None;
+                // The upgrade shaded the target (if a cycle is marking):
+                // restart the clock of every entry for it (one handle per
+                // object, possibly in several entries).
+                for e in g.weaks.iter_mut().filter(|e| e.id == want) {
+                    e.unreachable_since = None;
+                }
                 match self.cx.obj_id(o) {
                     Ok(id) if id == want => {}
                     Ok(id) => {
@@ -1618,6 +1747,9 @@ impl<'a> Worker<'a> {
     fn op_vec(&mut self, m: &mut Mutator) {
         let mut g = self.lock(m);
         let m = &*m;
+        if let Err(e) = self.cx.frame_ok(m) {
+            return self.fail(e);
+        }
         let v = self.cx.vector.get(m);
         let r = self.rng.below(3);
         if (r == 0 && g.vec.len() < VEC_MAX) || g.vec.is_empty() {
@@ -1670,6 +1802,9 @@ impl<'a> Worker<'a> {
     /// Reads a random path without the lock, while others rewire it.
     fn op_read(&mut self, m: &mut Mutator) {
         let m = &*m;
+        if let Err(e) = self.cx.frame_ok(m) {
+            return self.fail(format!("lock-free read: {e}"));
+        }
         let mut cur = if self.rng.chance(1, 8) {
             let v = self.cx.vector.get(m);
             let len = v.len();
@@ -1722,6 +1857,13 @@ pub fn run_with_progress(
 ) -> StressReport {
     assert!(cfg.threads > 0, "stress: at least one thread");
     assert!(cfg.root_slots > 0, "stress: at least one root slot");
+    let mut disabled = 0u32;
+    for name in &cfg.disabled_ops {
+        let Some(i) = OP_NAMES.iter().position(|n| n == name) else {
+            panic!("stress: unknown operation {name:?}; the operations are {OP_NAMES:?}")
+        };
+        disabled |= 1 << i;
+    }
     let heap = Heap::new(
         Config::default()
             .gc_percent(cfg.gc_percent)
@@ -1743,6 +1885,7 @@ pub fn run_with_progress(
             weaks: Vec::new(),
         }),
         model_len: AtomicUsize::new(0),
+        reachable: AtomicUsize::new(0),
         next_id: AtomicU64::new(1),
         ledger: Arc::new(Ledger::default()),
         stop: AtomicBool::new(false),
@@ -1752,7 +1895,7 @@ pub fn run_with_progress(
         failures: Mutex::new(Vec::new()),
         failure_count: AtomicU64::new(0),
         start: Instant::now(),
-        next_verify_ms: AtomicU64::new(cfg.verify_every.as_millis() as u64),
+        last_verify_ms: AtomicU64::new(0),
         budget: cfg.threads * cfg.objects_per_thread,
         heap_id: heap.inner().mheap.id,
     };
@@ -1788,6 +1931,7 @@ pub fn run_with_progress(
                             t,
                             name: format!("thread {t}"),
                             rng: Rng::new(cfg.seed ^ mix64(t as u64 + 1)),
+                            disabled,
                         };
                         w.run(heap.attach());
                     })
@@ -1819,8 +1963,27 @@ pub fn run_with_progress(
         }
     });
 
-    // Final verification, then drop the graph.
     let mut notes = Vec::new();
+    if sh.failure_count.load(Ordering::SeqCst) > 0 {
+        // The heap is corrupt: running the Drops of its objects (at
+        // teardown) could crash and lose the report. Leak it instead: the
+        // heap handles, the graph's roots, and the model's Roots and Weaks.
+        let mut g = lock_model(&sh.model);
+        std::mem::forget(std::mem::take(&mut g.extra));
+        std::mem::forget(std::mem::take(&mut g.weaks));
+        drop(g);
+        std::mem::forget(roots);
+        std::mem::forget(vector);
+        let mut report = sh.report(Some(&heap));
+        std::mem::forget(heap);
+        report.notes.push(
+            "the run failed: the heap was leaked, not torn down, and the teardown checks were skipped"
+                .into(),
+        );
+        return report;
+    }
+
+    // Final verification, then drop the graph.
     let mut m = heap.attach();
     {
         let mut g = lock_model(&sh.model);

@@ -53,7 +53,10 @@ fn refused_memory_is_an_error_and_allocation_recovers() {
     };
     // The next reservation fails: an object larger than an arena needs one.
     heap.inject_reserve_failures(1);
-    let e = m.try_alloc_slice(128 << 20, |_| 0u8).err().expect("refused");
+    let e = m
+        .try_alloc_slice(128 << 20, |_| 0u8)
+        .err()
+        .expect("refused");
     assert!(matches!(e, AllocError::OutOfMemory { .. }), "{e}");
     assert!(e.to_string().contains("refused"), "{e}");
     heap.inject_commit_failures(3);

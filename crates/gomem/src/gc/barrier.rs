@@ -111,7 +111,13 @@ impl WbBuf {
         // SAFETY: head is live; the chained blocks behind it are owned by this
         // buffer and no reader exists at this point.
         unsafe {
-            let mut next = std::mem::replace(&mut (*head).next, ptr::null_mut());
+            // Write `next` only when a block is chained: a fresh P resets its
+            // buffer while a terminator may be walking it (null over null is
+            // still a data race under Rust's model; loom found it).
+            let mut next = (*head).next;
+            if !next.is_null() {
+                (*head).next = ptr::null_mut();
+            }
             while !next.is_null() {
                 let b = Box::from_raw(next);
                 next = b.next;
