@@ -20,6 +20,11 @@
 //! an agent of the cycle; if it cannot (the terminator is checking), it
 //! starts a new block and chains it, so it never waits. Extra blocks are
 //! freed when the P adopts the next cycle's Arm, when no reader can exist.
+//!
+//! The tail-before-tag order protects readers of the *new* cycle. Readers
+//! of an old cycle rely instead on no reset ever overlapping them: the
+//! terminator reads before its flip CAS, and a P resets only after it has
+//! seen Off(n) or a later GC word (tests/loom_models.rs, models m3a–m3d).
 
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
