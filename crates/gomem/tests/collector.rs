@@ -329,7 +329,12 @@ fn four_threads_share_a_graph_through_roots_while_cycles_run() {
 
 #[test]
 fn blocking_lets_a_cycle_finish_while_a_thread_sleeps() {
+    // The other thread waits, inside `blocking`, for a message that is only
+    // sent after two full collections have finished: if a cycle needed that
+    // thread, the collections could never finish and it would never wake.
     let heap = Heap::new(debug());
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
     let sleeper = {
         let heap = heap.clone();
         std::thread::spawn(move || {
@@ -338,19 +343,20 @@ fn blocking_lets_a_cycle_finish_while_a_thread_sleeps() {
                 let n = checked(&m, 5);
                 m.root(n)
             };
-            m.blocking(|| std::thread::sleep(std::time::Duration::from_secs(2)));
+            ready_tx.send(()).unwrap();
+            // A safety valve so that a regression fails instead of hanging.
+            let woke = m.blocking(|| rx.recv_timeout(std::time::Duration::from_secs(60)));
+            assert!(woke.is_ok(), "collect waited for the blocked thread");
             assert!(is_valid(&keep.get(&m)));
         })
     };
-    std::thread::sleep(std::time::Duration::from_millis(100));
+    ready_rx.recv().unwrap();
     let mut m = heap.attach();
-    let start = std::time::Instant::now();
+    let before = heap.gc_summary().cycles;
     m.collect();
     m.collect();
-    assert!(
-        start.elapsed() < std::time::Duration::from_millis(1900),
-        "collect waited for the sleeping thread"
-    );
+    assert!(heap.gc_summary().cycles >= before + 2);
+    tx.send(()).unwrap();
     sleeper.join().unwrap();
 }
 
