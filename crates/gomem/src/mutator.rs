@@ -673,12 +673,10 @@ impl Mutator {
         let heap = &self.inner().mheap;
         let s = heap.alloc_large(size, noscan)?;
         self.inner().maybe_start_cycle();
+        // No zeroing here even when the pages were used before: the value
+        // is written whole, and a large scan object is traced through its
+        // type, which is published only after that write.
         let span: &'static MSpan = s.span();
-        if span.needzero() && !noscan {
-            // Not strictly needed (the value is written whole), but a large
-            // scan object is traced through its type only after it is
-            // published, and zeroing keeps a torn read impossible to matter.
-        }
         if self.p().local.alloc_black.get() {
             self.allocate_black(span, 0, true);
         }

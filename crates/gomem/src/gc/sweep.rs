@@ -48,15 +48,13 @@ pub fn finalize_dead(span: &MSpan) {
         }
         return;
     }
-    span.for_each_dead(|base| {
+    span.for_each_dead_typed(|base| {
         let idx = span.object_index(base);
-        if span.is_typed(idx) {
-            // SAFETY: a typed slot keeps its type word in its last 8 bytes,
-            // written before the object was published.
-            let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
-            run_drop(ty, base);
-            span.set_typed(idx, false);
-        }
+        // SAFETY: a typed slot keeps its type word in its last 8 bytes,
+        // written before the object was published.
+        let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
+        run_drop(ty, base);
+        span.set_typed(idx, false);
     });
 }
 
