@@ -597,27 +597,27 @@ impl Mutator {
             }
             Layout::Noscan if size <= MAX_SMALL_SIZE => {
                 let spc = SpanClass::new(size_to_class(size), true);
-                let addr = self.alloc_small(spc)?;
+                let (span, idx, addr) = self.take_small_slot(spc)?;
+                self.publish_small(span, idx);
                 Ok((addr, None))
             }
             Layout::Bitmap(mask) => {
                 let spc = SpanClass::new(size_to_class(size), false);
-                let addr = self.alloc_small_meta(spc, |span, idx| {
-                    set_heap_bits(span, addr_of_slot(span, idx), mask);
-                    span.set_typed(idx, false);
-                })?;
+                let (span, idx, addr) = self.take_small_slot(spc)?;
+                set_heap_bits(span, addr, mask);
+                span.set_typed(idx, false);
+                self.publish_small(span, idx);
                 Ok((addr, None))
             }
             Layout::Typed if size + FOOTER_BYTES <= MAX_SMALL_SIZE => {
                 let spc = SpanClass::new(size_to_class(size + FOOTER_BYTES), false);
-                let addr = self.alloc_small_meta(spc, |span, idx| {
-                    let base = addr_of_slot(span, idx);
-                    let footer = base + span.elemsize - FOOTER_BYTES;
-                    // SAFETY: the footer is the last word of a fresh slot
-                    // that only this P can see.
-                    unsafe { (footer as *mut *const TypeInfo).write(info) };
-                    span.set_typed(idx, true);
-                })?;
+                let (span, idx, addr) = self.take_small_slot(spc)?;
+                let footer = addr + span.elemsize - FOOTER_BYTES;
+                // SAFETY: the footer is the last word of a fresh slot that
+                // only this P can see.
+                unsafe { (footer as *mut *const TypeInfo).write(info) };
+                span.set_typed(idx, true);
+                self.publish_small(span, idx);
                 Ok((addr, None))
             }
             _ => self.alloc_large(size, layout == Layout::Noscan),
@@ -633,35 +633,31 @@ impl Mutator {
         r
     }
 
+    /// Takes a free slot of class `spc` from this P's mcache (refilling it
+    /// when the cached span is full). The caller writes the slot's metadata,
+    /// then calls [`Mutator::publish_small`].
     #[inline(always)]
-    fn alloc_small(&self, spc: SpanClass) -> Result<usize, AllocError> {
-        self.alloc_small_meta(spc, |_, _| {})
-    }
-
-    #[inline(always)]
-    fn alloc_small_meta(
-        &self,
-        spc: SpanClass,
-        meta: impl FnOnce(&MSpan, usize),
-    ) -> Result<usize, AllocError> {
+    fn take_small_slot(&self, spc: SpanClass) -> Result<(&MSpan, usize, usize), AllocError> {
         let p = self.p();
-        let heap = &self.inner().mheap;
         let mc = p.mcache();
         let addr = match mc.span(spc).next_free_fast() {
             Some(a) => a,
             None => {
-                let a = self.with_busy(|| mc.alloc(heap, spc))?;
+                let a = self.with_busy(|| mc.alloc(&self.inner().mheap, spc))?;
                 self.inner().maybe_start_cycle();
                 a
             }
         };
         let span = mc.span(spc);
-        let idx = span.object_index(addr);
-        meta(span, idx);
-        if p.local.alloc_black.get() {
+        Ok((span, span.object_index(addr), addr))
+    }
+
+    /// The colour of a fresh small object: black during marking.
+    #[inline(always)]
+    fn publish_small(&self, span: &MSpan, idx: usize) {
+        if self.p().local.alloc_black.get() {
             self.allocate_black(span, idx, false);
         }
-        Ok(addr)
     }
 
     #[cold]
@@ -898,11 +894,6 @@ impl Drop for Mutator {
         inner.put_p(self.p);
         inner.wake_collector();
     }
-}
-
-#[inline]
-fn addr_of_slot(span: &MSpan, idx: usize) -> usize {
-    span.object_base(idx)
 }
 
 /// Panics if `value` holds a non-null Member (DESIGN §3: Members are made

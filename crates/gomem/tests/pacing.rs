@@ -52,6 +52,38 @@ fn retain(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Blob
     root
 }
 
+#[derive(Trace)]
+struct Link {
+    next: Member<Link>,
+    side: Member<Link>,
+}
+
+/// Like [`retain`], but of 16-byte nodes: the densest heap to mark, so that
+/// a cycle costs the collector as much as a heap of this size can.
+fn retain_links(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Link>>> {
+    const CHAINS: usize = 256;
+    let root = {
+        let arr = m.alloc_slice(CHAINS, |_| Member::<Link>::null());
+        m.root(arr)
+    };
+    let per_chain = bytes / 16 / CHAINS;
+    for c in 0..CHAINS {
+        {
+            let arr = root.get(m);
+            for _ in 0..per_chain {
+                let l = m.alloc(Link {
+                    next: Member::null(),
+                    side: Member::null(),
+                });
+                l.next.set(m, arr[c].get(m));
+                arr[c].set(m, Some(l));
+            }
+        }
+        m.safepoint();
+    }
+    root
+}
+
 fn count(m: &Mutator, root: &gomem::Root<gomem::Slice<Member<Blob>>>) -> usize {
     let mut n = 0;
     for head in root.get(m).iter() {
@@ -154,7 +186,9 @@ fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
     let _serial = serial();
     let heap = Heap::new(Config::default().memory_limit(Some(8 * MIB as u64)));
     let mut m = heap.attach();
-    let _keep = retain(&mut m, 48 * MIB);
+    // Small nodes: every cycle has millions of objects to mark, so with the
+    // limit far below the live heap the collector would take the machine.
+    let _keep = retain_links(&mut m, 48 * MIB);
     // The limiter's bucket holds one CPU-second per CPU: it fills after a
     // few seconds of the collector taking more than half the machine.
     let start = std::time::Instant::now();
