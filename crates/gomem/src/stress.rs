@@ -57,9 +57,10 @@
 //! carry one id. It then checks the weak pointers: a `Weak` whose target the
 //! model says is reachable (from the roots or from a stack in flight) must
 //! upgrade to it; one whose target has been unreachable since a verification
-//! at which `c` cycles had completed must no longer upgrade once `c + 2`
-//! have (DESIGN §4: an unreachable object is freed by the end of the second
-//! cycle). Any upgrade restarts that clock for every entry of the target
+//! at which `c` cycles had completed must no longer upgrade once
+//! `c + LIVENESS_CYCLES` have (DESIGN §4 promises the end of the second
+//! cycle; the oracle allows a third, see `LIVENESS_CYCLES`). Any upgrade
+//! restarts that clock for every entry of the target
 //! (an upgrade shades it), and the verifier itself never upgrades a weak
 //! whose clock runs. Finally it prunes the model to what the roots, the
 //! stacks in flight and the weaks can still reach (every 20 ms while the

@@ -1,0 +1,105 @@
+//! Mark-loop cost: a forced collection of a heap whose every object is
+//! live, reported per object marked. A cycle's other costs (the handshakes,
+//! scanning a single root, sweeping spans that free nothing) are small next
+//! to marking a million objects, so the figure is the mark loop's: finding
+//! each object's span, setting its mark bit, queueing it and loading its
+//! pointers.
+//!
+//! Shapes: a binary tree of 16-byte nodes (the densest heap: two pointers,
+//! no data, Go's binary-trees node) and a 4-ary tree of 48-byte nodes with
+//! a payload (the `mark` workload's node), each about a million objects.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use gomem::{Config, Gc, Heap, Member, Mutator, Root, Trace};
+
+#[derive(Trace)]
+struct Pair {
+    left: Member<Pair>,
+    right: Member<Pair>,
+}
+
+#[derive(Trace)]
+struct Quad {
+    kids: [Member<Quad>; 4],
+    value: u64,
+    pad: u64,
+}
+
+fn pair_tree<'m>(m: &'m Mutator, depth: u32) -> Gc<'m, Pair> {
+    let n = m.alloc(Pair {
+        left: Member::null(),
+        right: Member::null(),
+    });
+    if depth > 0 {
+        n.left.set(m, Some(pair_tree(m, depth - 1)));
+        n.right.set(m, Some(pair_tree(m, depth - 1)));
+    }
+    n
+}
+
+fn quad_tree<'m>(m: &'m Mutator, depth: u32) -> Gc<'m, Quad> {
+    let n = m.alloc(Quad {
+        kids: Default::default(),
+        value: depth as u64,
+        pad: 0,
+    });
+    if depth > 0 {
+        for k in &n.kids {
+            k.set(m, Some(quad_tree(m, depth - 1)));
+        }
+    }
+    n
+}
+
+/// Times `iters` forced collections of the heap `m` is attached to.
+fn collections(m: &mut Mutator, iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        m.collect();
+    }
+    start.elapsed()
+}
+
+fn mark(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mark_live_heap");
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(8));
+    {
+        // 2^20 − 1 nodes of 16 B.
+        let heap = Heap::new(Config::default().gc_percent(None));
+        let mut m = heap.attach();
+        let depth = 19;
+        let _root: Root<Pair> = {
+            let t = pair_tree(&m, depth);
+            m.root(t)
+        };
+        m.collect();
+        let objects = (1u64 << (depth + 1)) - 1;
+        g.throughput(Throughput::Elements(objects));
+        g.bench_function(BenchmarkId::new("binary_tree_16B", objects), |b| {
+            b.iter_custom(|iters| collections(&mut m, iters))
+        });
+    }
+    {
+        // (4^11 − 1)/3 ≈ 1.4 M nodes of 48 B.
+        let heap = Heap::new(Config::default().gc_percent(None));
+        let mut m = heap.attach();
+        let depth = 10;
+        let _root: Root<Quad> = {
+            let t = quad_tree(&m, depth);
+            m.root(t)
+        };
+        m.collect();
+        let objects = ((1u64 << (2 * (depth + 1))) - 1) / 3;
+        g.throughput(Throughput::Elements(objects));
+        g.bench_function(BenchmarkId::new("quad_tree_48B", objects), |b| {
+            b.iter_custom(|iters| collections(&mut m, iters))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, mark);
+criterion_main!(benches);
