@@ -39,10 +39,15 @@ use crate::mutator::P;
 
 /// Periodic GC: a cycle at least this often (Go's `forcegcperiod`).
 pub const FORCE_GC_PERIOD: Duration = Duration::from_secs(120);
-/// How long the coordinator sleeps when it has nothing to do.
-const IDLE_PARK: Duration = Duration::from_millis(5);
+/// How long the coordinator sleeps when it has nothing to do (mutators
+/// wake it when they cross the trigger; Go's sysmon also sleeps up to 10 ms).
+const IDLE_PARK: Duration = Duration::from_millis(10);
 /// How long it sleeps while waiting for Ps to adopt a phase.
 const HANDSHAKE_PARK: Duration = Duration::from_micros(20);
+/// How long a mark worker sleeps outside Mark when nobody wakes it.
+const WORKER_IDLE_PARK: Duration = Duration::from_millis(50);
+/// How long it sleeps during Mark when the global queue is empty.
+const WORKER_EMPTY_QUEUE_PARK: Duration = Duration::from_micros(200);
 /// Spans the background sweeper sweeps between checks.
 const SWEEP_BATCH: usize = 64;
 
@@ -91,8 +96,17 @@ pub(crate) fn worker(heap: Arc<HeapInner>) {
     let mut drain = Drain::new(&heap.mark);
     while !heap.collector.shutdown.load(Ordering::Acquire) {
         let w = heap.word();
-        if w.phase() != Phase::Mark || heap.mark.queue_is_empty() {
-            std::thread::park_timeout(Duration::from_micros(200));
+        if w.phase() != Phase::Mark {
+            // Entering Mark (and going back to it from Term) unparks the
+            // workers, so an idle heap's workers sleep instead of polling;
+            // the timeout is only a safety net.
+            std::thread::park_timeout(WORKER_IDLE_PARK);
+            continue;
+        }
+        if heap.mark.queue_is_empty() {
+            // Marking, but no grey object queued yet: agents spill work to
+            // the queue without waking anyone, so look again soon.
+            std::thread::park_timeout(WORKER_EMPTY_QUEUE_PARK);
             continue;
         }
         if heap.gc_word().register(w.cycle()).is_err() {
