@@ -172,9 +172,9 @@ impl Heap {
         &self.inner().config
     }
 
-    /// The page heap (for benchmarks and white-box tests).
-    #[doc(hidden)]
-    pub fn mheap(&self) -> &MHeap {
+    /// The page heap (white-box tests inside the crate).
+    #[cfg(test)]
+    pub(crate) fn mheap(&self) -> &MHeap {
         &self.inner().mheap
     }
 

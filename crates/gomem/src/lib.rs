@@ -47,8 +47,8 @@ pub mod stats;
 pub mod stress;
 pub mod trace;
 
-pub use alloc::mheap::AllocError;
-pub use alloc::os::OsError;
+pub use alloc::AllocError;
+pub use alloc::OsError;
 pub use config::{Config, ConfigError};
 pub use gc::state::Phase;
 pub use gomem_derive::Trace;

@@ -198,14 +198,6 @@ impl MCache {
             self.tiny_allocs = 0;
         }
     }
-
-    /// Iterates over the spans currently cached (not the placeholder).
-    pub fn cached_spans(&self) -> impl Iterator<Item = &MSpan> + '_ {
-        self.alloc.iter().filter(|s| **s != self.empty).map(|s| {
-            // SAFETY: cached spans are live and owned by this cache.
-            unsafe { s.as_ref() }
-        })
-    }
 }
 
 impl Drop for MCache {

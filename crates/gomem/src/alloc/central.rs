@@ -115,11 +115,6 @@ impl MCentral {
             .sum()
     }
 
-    /// True when no span is on any set.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Number of spans still waiting to be swept this cycle.
     pub fn unswept_len(&self, sweepgen: u32) -> usize {
         let i = 1 - swept_index(sweepgen);

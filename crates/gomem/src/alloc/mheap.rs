@@ -475,16 +475,6 @@ impl MHeap {
         bytes
     }
 
-    /// Free pages (released or not) in bytes: Go's `HeapIdle`.
-    pub fn idle_bytes(&self) -> usize {
-        self.locked.lock().pages.free_pages() * PAGE_SIZE
-    }
-
-    /// Whether `addr` lies in memory this heap has committed.
-    pub fn contains(&self, addr: usize) -> bool {
-        arena::heap_id_of(addr) == self.id && self.locked.lock().pages.contains(addr)
-    }
-
     /// Tries to take ownership of an unswept span for sweeping: the CAS
     /// `h−2 → h−1` that makes every span swept exactly once.
     pub fn try_acquire_for_sweep(&self, span: &MSpan, sg: u32) -> bool {

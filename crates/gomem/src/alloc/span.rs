@@ -287,13 +287,6 @@ impl MSpan {
         self.start + idx * self.elemsize
     }
 
-    /// Whether slot `idx` holds an object (allocated since, or live at, the
-    /// last sweep). Owner-only, like the rest of the allocation state.
-    pub fn is_allocated(&self, idx: usize) -> bool {
-        idx < self.freeindex.get()
-            || self.alloc_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64) & 1 == 1
-    }
-
     /// Atomically sets the mark bit of slot `idx`; true if it was clear.
     #[inline]
     pub fn try_mark(&self, idx: usize) -> bool {
@@ -310,6 +303,7 @@ impl MSpan {
     }
 
     /// Number of marked slots.
+    #[cfg(test)]
     pub fn count_marked(&self) -> usize {
         self.mark_words()
             .iter()
@@ -429,6 +423,7 @@ impl MSpan {
 
     /// Whether `addr` lies in this span's object area.
     #[inline]
+    #[cfg(test)]
     pub fn contains(&self, addr: usize) -> bool {
         addr >= self.start && addr < self.limit
     }

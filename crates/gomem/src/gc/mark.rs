@@ -201,7 +201,9 @@ impl<'a> Drain<'a> {
                 while bits != 0 {
                     let i = bits.trailing_zeros() as usize;
                     bits &= bits - 1;
-                    let v = load_member(base, i);
+                    // SAFETY: `base` is a grey, hence live, object and bit
+                    // i of its bitmap is set.
+                    let v = unsafe { load_member(base, i) };
                     if v != 0 {
                         self.shade_member(span, base, v);
                     }
@@ -301,11 +303,6 @@ impl<'a> Drain<'a> {
         flushed + self.scanned_bytes - carried
     }
 
-    /// Whether this drain still holds grey objects.
-    pub fn has_local_work(&self) -> bool {
-        !self.stack.is_empty()
-    }
-
     /// Moves local grey objects to the global queue and flushes counters.
     pub fn flush(&mut self) {
         for v in self.stack.drain(..) {
@@ -350,7 +347,9 @@ pub fn for_each_member_in(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            let v = load_member(base, i);
+            // SAFETY: the caller passes a live object; bit i of its bitmap
+            // is set.
+            let v = unsafe { load_member(base, i) };
             if v != 0 {
                 f(v);
             }
@@ -375,11 +374,15 @@ fn bitmap_of(span: &MSpan, base: usize) -> Option<u64> {
     Some(heap_bits_of(span, base))
 }
 
-/// Word `i` of the live object at `base`, which its bitmap says is a Member.
+/// Word `i` of the object at `base`, read as a Member is read (atomically,
+/// with Acquire).
+///
+/// # Safety
+/// `base` must be a live heap object whose pointer bitmap has bit `i` set:
+/// word `i` is then a Member, an atomic word inside the object.
 #[inline(always)]
-fn load_member(base: usize, i: usize) -> usize {
-    // SAFETY: word i of this live object is a Member, an atomic word, read
-    // with Acquire as every Member load is.
+unsafe fn load_member(base: usize, i: usize) -> usize {
+    // SAFETY: the caller promises word i of a live object is a Member.
     unsafe { &*((base + 8 * i) as *const AtomicUsize) }.load(Ordering::Acquire)
 }
 

@@ -7,13 +7,23 @@
 //! per-P buffer), [`checkmark`] (an independent check of each mark), [`roots`] (the root table), [`pacer`] (when to start, how
 //! much assists pay), [`scavenge`] (returning free pages to the OS), [`sweep`] (Drop of the dead) and [`weak`] (weak
 //! pointers).
-pub mod barrier;
-pub mod checkmark;
-pub mod cycle;
-pub mod mark;
-pub mod pacer;
-pub mod roots;
-pub mod scavenge;
+//!
+//! Only [`state`] (the GC word's encoding, plain data and atomics, which the
+//! loom models drive) is public; the rest touches heap memory under the
+//! collector's protocol and is crate-private.
+pub(crate) mod barrier;
+pub(crate) mod checkmark;
+pub(crate) mod cycle;
+pub(crate) mod mark;
+pub(crate) mod pacer;
+pub(crate) mod roots;
+pub(crate) mod scavenge;
 pub mod state;
-pub mod sweep;
-pub mod weak;
+pub(crate) mod sweep;
+pub(crate) mod weak;
+
+/// Drops of heap objects that panicked during sweeping, process-wide (each
+/// is also reported on stderr; the object is freed anyway).
+pub fn panicked_drops() -> u64 {
+    sweep::PANICKED_DROPS.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -158,11 +158,6 @@ impl RootTable {
     pub fn len(&self) -> usize {
         self.live.load(Ordering::Relaxed)
     }
-
-    /// Whether no root is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

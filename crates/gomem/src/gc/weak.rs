@@ -57,14 +57,12 @@ type Entry = Vec<(usize, Arc<WeakHandle>)>;
 /// The heap's weak-handle table (module header).
 pub struct WeakTable {
     shards: [Mutex<HashMap<usize, Entry>>; WEAK_SHARDS],
-    cleared: AtomicUsize,
 }
 
 impl Default for WeakTable {
     fn default() -> Self {
         WeakTable {
             shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
-            cleared: AtomicUsize::new(0),
         }
     }
 }
@@ -103,28 +101,9 @@ impl WeakTable {
             if let Some(entry) = shard.remove(&base) {
                 for (_, h) in entry {
                     h.target.store(0, Ordering::Release);
-                    self.cleared.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
         span.weak_sweepgen.store(sweepgen, Ordering::Release);
-    }
-
-    /// Weak handles cleared so far.
-    pub fn cleared(&self) -> usize {
-        self.cleared.load(Ordering::Relaxed)
-    }
-
-    /// Handles currently registered (live targets or not yet swept).
-    pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().values().map(Vec::len).sum::<usize>())
-            .sum()
-    }
-
-    /// Whether no handle is registered.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }

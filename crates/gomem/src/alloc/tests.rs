@@ -1,14 +1,15 @@
-//! Allocator integration tests: random allocation sequences (proptest),
-//! address → span → object mapping, alignment, accounting, and several
-//! threads allocating through their own Ps at once.
+//! Allocator tests through a whole heap: random allocation sequences
+//! (proptest), address → span → object mapping, alignment, accounting, and
+//! several threads allocating through their own Ps at once. White-box (they
+//! read spans, central lists and counters), hence inside the crate.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use gomem::alloc::arena;
-use gomem::alloc::sizeclass::{size_to_class, CLASS_TO_SIZE, MAX_SMALL_SIZE, PAGE_SIZE};
-use gomem::alloc::span::SpanState;
-use gomem::{Config, Heap, ObjectKind};
+use crate::alloc::arena;
+use crate::alloc::sizeclass::{size_to_class, CLASS_TO_SIZE, MAX_SMALL_SIZE, PAGE_SIZE};
+use crate::alloc::span::SpanState;
+use crate::{Config, Heap, ObjectKind};
 use proptest::prelude::*;
 
 /// The slot an allocation of `size` occupies.
