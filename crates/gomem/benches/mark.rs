@@ -11,7 +11,10 @@
 
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use gomem::{Config, Gc, Heap, Member, Mutator, Root, Trace};
 
 #[derive(Trace)]
@@ -62,42 +65,41 @@ fn collections(m: &mut Mutator, iters: u64) -> Duration {
     start.elapsed()
 }
 
+/// Benchmarks forced collections of a heap holding what `build` roots:
+/// `objects` live objects.
+fn live_heap<T>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    objects: u64,
+    build: impl FnOnce(&Mutator) -> Root<T>,
+) {
+    let heap = Heap::new(Config::default().gc_percent(None));
+    let mut m = heap.attach();
+    let _root = build(&m);
+    m.collect();
+    g.throughput(Throughput::Elements(objects));
+    g.bench_function(BenchmarkId::new(name, objects), |b| {
+        b.iter_custom(|iters| collections(&mut m, iters))
+    });
+}
+
 fn mark(c: &mut Criterion) {
     let mut g = c.benchmark_group("mark_live_heap");
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(8));
-    {
-        // 2^20 − 1 nodes of 16 B.
-        let heap = Heap::new(Config::default().gc_percent(None));
-        let mut m = heap.attach();
-        let depth = 19;
-        let _root: Root<Pair> = {
-            let t = pair_tree(&m, depth);
-            m.root(t)
-        };
-        m.collect();
-        let objects = (1u64 << (depth + 1)) - 1;
-        g.throughput(Throughput::Elements(objects));
-        g.bench_function(BenchmarkId::new("binary_tree_16B", objects), |b| {
-            b.iter_custom(|iters| collections(&mut m, iters))
-        });
-    }
-    {
-        // (4^11 − 1)/3 ≈ 1.4 M nodes of 48 B.
-        let heap = Heap::new(Config::default().gc_percent(None));
-        let mut m = heap.attach();
-        let depth = 10;
-        let _root: Root<Quad> = {
-            let t = quad_tree(&m, depth);
-            m.root(t)
-        };
-        m.collect();
-        let objects = ((1u64 << (2 * (depth + 1))) - 1) / 3;
-        g.throughput(Throughput::Elements(objects));
-        g.bench_function(BenchmarkId::new("quad_tree_48B", objects), |b| {
-            b.iter_custom(|iters| collections(&mut m, iters))
-        });
-    }
+    // 2^20 − 1 nodes of 16 B.
+    let depth = 19;
+    live_heap(&mut g, "binary_tree_16B", (1 << (depth + 1)) - 1, |m| {
+        m.root(pair_tree(m, depth))
+    });
+    // (4^11 − 1)/3 ≈ 1.4 M nodes of 48 B.
+    let depth = 10;
+    live_heap(
+        &mut g,
+        "quad_tree_48B",
+        ((1 << (2 * (depth + 1))) - 1) / 3,
+        |m| m.root(quad_tree(m, depth)),
+    );
     g.finish();
 }
 

@@ -29,27 +29,21 @@ fn blob(m: &Mutator) -> Gc<'_, Blob> {
     })
 }
 
-/// A rooted structure of about `bytes` bytes: 256 chains hanging off one
-/// array (wide, so marking it can use every worker, as most heaps can).
-fn retain(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Blob>>> {
-    const CHAINS: usize = 256;
-    let root = {
-        let arr = m.alloc_slice(CHAINS, |_| Member::<Blob>::null());
-        m.root(arr)
-    };
-    let per_chain = bytes / 256 / CHAINS;
-    for c in 0..CHAINS {
-        {
-            let arr = root.get(m);
-            for _ in 0..per_chain {
-                let b = blob(m);
-                b.next.set(m, arr[c].get(m));
-                arr[c].set(m, Some(b));
-            }
-        }
-        m.safepoint();
+/// A node that can hang in a chain.
+trait Chained: Trace + Send + Sized + 'static {
+    /// A fresh node, unlinked.
+    fn alloc_in(m: &Mutator) -> Gc<'_, Self>;
+    /// The link to the next node.
+    fn next(&self) -> &Member<Self>;
+}
+
+impl Chained for Blob {
+    fn alloc_in(m: &Mutator) -> Gc<'_, Blob> {
+        blob(m)
     }
-    root
+    fn next(&self) -> &Member<Blob> {
+        &self.next
+    }
 }
 
 #[derive(Trace)]
@@ -58,30 +52,48 @@ struct Link {
     side: Member<Link>,
 }
 
-/// Like [`retain`], but of 16-byte nodes: the densest heap to mark, so that
-/// a cycle costs the collector as much as a heap of this size can.
-fn retain_links(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Link>>> {
+impl Chained for Link {
+    fn alloc_in(m: &Mutator) -> Gc<'_, Link> {
+        m.alloc(Link {
+            next: Member::null(),
+            side: Member::null(),
+        })
+    }
+    fn next(&self) -> &Member<Link> {
+        &self.next
+    }
+}
+
+/// A rooted structure of about `bytes` bytes of `N` nodes: 256 chains
+/// hanging off one array (wide, so marking it can use every worker, as most
+/// heaps can).
+fn retain_chains<N: Chained>(
+    m: &mut Mutator,
+    bytes: usize,
+) -> gomem::Root<gomem::Slice<Member<N>>> {
     const CHAINS: usize = 256;
     let root = {
-        let arr = m.alloc_slice(CHAINS, |_| Member::<Link>::null());
+        let arr = m.alloc_slice(CHAINS, |_| Member::<N>::null());
         m.root(arr)
     };
-    let per_chain = bytes / 16 / CHAINS;
+    let per_chain = bytes / std::mem::size_of::<N>().next_power_of_two() / CHAINS;
     for c in 0..CHAINS {
         {
             let arr = root.get(m);
             for _ in 0..per_chain {
-                let l = m.alloc(Link {
-                    next: Member::null(),
-                    side: Member::null(),
-                });
-                l.next.set(m, arr[c].get(m));
-                arr[c].set(m, Some(l));
+                let node = N::alloc_in(m);
+                node.next().set(m, arr[c].get(m));
+                arr[c].set(m, Some(node));
             }
         }
         m.safepoint();
     }
     root
+}
+
+/// About `bytes` of 256-byte blobs (one pointer each: cheap to mark).
+fn retain(m: &mut Mutator, bytes: usize) -> gomem::Root<gomem::Slice<Member<Blob>>> {
+    retain_chains::<Blob>(m, bytes)
 }
 
 fn count(m: &Mutator, root: &gomem::Root<gomem::Slice<Member<Blob>>>) -> usize {
@@ -188,7 +200,7 @@ fn a_limit_below_the_live_heap_engages_the_cpu_limiter_instead_of_spinning() {
     let mut m = heap.attach();
     // Small nodes: every cycle has millions of objects to mark, so with the
     // limit far below the live heap the collector would take the machine.
-    let _keep = retain_links(&mut m, 48 * MIB);
+    let _keep = retain_chains::<Link>(&mut m, 48 * MIB);
     // The limiter's bucket holds one CPU-second per CPU: it fills after a
     // few seconds of the collector taking more than half the machine.
     let start = std::time::Instant::now();
