@@ -500,16 +500,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sweep_frees_unmarked_slots_and_keeps_marked_ones() {
-        let s = span_for(64, false);
-        let n = s.nelems;
-        for _ in 0..n {
+    /// Allocates every slot of `s`.
+    fn fill(s: &MSpan) {
+        for _ in 0..s.nelems {
             if s.next_free_fast().is_none() {
                 assert!(s.next_free_index());
                 s.next_free_fast().unwrap();
             }
         }
+        assert!(s.is_full());
+    }
+
+    #[test]
+    fn sweep_frees_unmarked_slots_and_keeps_marked_ones() {
+        let s = span_for(64, false);
+        let n = s.nelems;
+        fill(&s);
         for i in (0..n).step_by(3) {
             assert!(s.try_mark(i));
             assert!(!s.try_mark(i));
@@ -539,11 +545,8 @@ mod tests {
     fn dead_typed_slots_are_exactly_the_dead_ones_with_a_typed_bit() {
         let s = span_for(48, false);
         let n = s.nelems;
+        fill(&s);
         for i in 0..n {
-            if s.next_free_fast().is_none() {
-                assert!(s.next_free_index());
-                s.next_free_fast().unwrap();
-            }
             s.set_typed(i, i % 5 == 0);
         }
         for i in (0..n).step_by(2) {
