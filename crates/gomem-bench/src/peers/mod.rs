@@ -34,6 +34,9 @@
 
 use std::time::{Duration, Instant};
 
+#[macro_use]
+mod refcounted;
+
 pub mod bacon_rajan_cc;
 pub mod boxrc;
 pub mod dumpster;
