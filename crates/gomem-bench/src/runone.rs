@@ -262,48 +262,42 @@ fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
     })
 }
 
+/// Calls the workload function `$f` of the peer `$imp` with `$a`.
+macro_rules! on_each_peer {
+    ($imp:expr, $f:ident, $a:expr) => {{
+        use peers::{bacon_rajan_cc as bacon, boxrc, dumpster, gc, gc_arena};
+        match $imp {
+            Impl::Boxrc => boxrc::$f($a),
+            Impl::GcArena => gc_arena::$f($a),
+            Impl::Gc => gc::$f($a),
+            Impl::Dumpster => dumpster::$f($a),
+            Impl::BaconRajanCc => bacon::$f($a),
+            Impl::Gomem => unreachable!("gomem is not a peer"),
+        }
+    }};
+}
+
 /// Runs `workload` with `flags` on the peer `imp`.
 fn on_peer(imp: Impl, workload: Workload, flags: &[&str]) -> Result<Measured, String> {
-    use peers::{bacon_rajan_cc as bacon, boxrc, dumpster, gc, gc_arena};
     Ok(match workload {
         Workload::BinaryTrees => {
             let a: binarytrees::Args = parse(flags)?;
-            match imp {
-                Impl::Boxrc => boxrc::binary_trees(&a),
-                Impl::GcArena => gc_arena::binary_trees(&a),
-                Impl::Gc => gc::binary_trees(&a),
-                Impl::Dumpster => dumpster::binary_trees(&a),
-                Impl::BaconRajanCc => bacon::binary_trees(&a),
-                Impl::Gomem => unreachable!("gomem is not a peer"),
-            }
+            on_each_peer!(imp, binary_trees, &a)
         }
         Workload::Gcbench => {
             let a: gcbench::Args = parse(flags)?;
             gcbench::validate(&a)?;
-            match imp {
-                Impl::Boxrc => boxrc::gcbench(&a),
-                Impl::GcArena => gc_arena::gcbench(&a),
-                Impl::Gc => gc::gcbench(&a),
-                Impl::Dumpster => dumpster::gcbench(&a),
-                Impl::BaconRajanCc => bacon::gcbench(&a),
-                Impl::Gomem => unreachable!("gomem is not a peer"),
-            }
+            on_each_peer!(imp, gcbench, &a)
         }
         Workload::Latency => {
             let a: latency::Args = parse(flags)?;
             latency::validate(&a)?;
-            match imp {
-                Impl::Boxrc => boxrc::latency(&a),
-                Impl::GcArena => gc_arena::latency(&a),
-                Impl::Gc => gc::latency(&a),
-                Impl::Dumpster => dumpster::latency(&a),
-                Impl::BaconRajanCc => bacon::latency(&a),
-                Impl::Gomem => unreachable!("gomem is not a peer"),
-            }
+            on_each_peer!(imp, latency, &a)
         }
         Workload::Mark => {
             let a: mark::Args = parse(flags)?;
             mark::validate(&a)?;
+            use peers::{bacon_rajan_cc as bacon, dumpster, gc, gc_arena};
             match imp {
                 Impl::GcArena => gc_arena::mark(&a),
                 Impl::Gc => gc::mark(&a),
