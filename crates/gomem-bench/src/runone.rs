@@ -43,6 +43,7 @@
 //! * `tiny`: well under a second everywhere (tests).
 
 use std::error::Error;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
@@ -199,12 +200,20 @@ struct Record {
     mark_mb_per_s: Option<f64>,
 }
 
-fn gomem_pauses(s: &gomem::GcSummary) -> Option<Pauses> {
-    Some(Pauses {
-        p50: s.poll_p50,
-        p99: s.poll_p99,
-        max: s.poll_max,
-    })
+/// What every gomem run reports: its check, wall time, cycles and the
+/// time mutators were held at polls (gomem's pauses).
+fn gomem_measured(check: String, wall: Duration, s: &gomem::GcSummary) -> Measured {
+    Measured {
+        check,
+        wall,
+        gc_count: Some(u64::from(s.cycles)),
+        pauses: Some(Pauses {
+            p50: s.poll_p50,
+            p99: s.poll_p99,
+            max: s.poll_max,
+        }),
+        ..Measured::default()
+    }
 }
 
 /// Runs `workload` with `flags` on gomem.
@@ -213,37 +222,21 @@ fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
     Ok(match workload {
         Workload::BinaryTrees => {
             let o = binarytrees::run_on(&heap, &parse(flags)?);
-            Measured {
-                check: o.lines.join("\n"),
-                wall: o.wall,
-                gc_count: Some(u64::from(o.summary.cycles)),
-                pauses: gomem_pauses(&o.summary),
-                ..Measured::default()
-            }
+            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
         }
         Workload::Gcbench => {
             let args: gcbench::Args = parse(flags)?;
             gcbench::validate(&args)?;
             let o = gcbench::run_on(&heap, &args);
-            Measured {
-                check: o.lines.join("\n"),
-                wall: o.wall,
-                gc_count: Some(u64::from(o.summary.cycles)),
-                pauses: gomem_pauses(&o.summary),
-                ..Measured::default()
-            }
+            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
         }
         Workload::Latency => {
             let args: latency::Args = parse(flags)?;
             latency::validate(&args)?;
             let o = latency::run_on(&heap, &args);
             Measured {
-                check: o.check,
-                wall: o.wall,
-                gc_count: Some(u64::from(o.summary.cycles)),
-                pauses: gomem_pauses(&o.summary),
                 latency: Some(o.latency),
-                ..Measured::default()
+                ..gomem_measured(o.check, o.wall, &o.summary)
             }
         }
         Workload::Mark => {
@@ -251,12 +244,8 @@ fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
             mark::validate(&args)?;
             let o = mark::run_on(&heap, &args);
             Measured {
-                check: o.check,
-                wall: o.wall,
-                gc_count: Some(u64::from(o.summary.cycles)),
-                pauses: gomem_pauses(&o.summary),
                 mark: Some(o.stats),
-                ..Measured::default()
+                ..gomem_measured(o.check, o.wall, &o.summary)
             }
         }
     })
