@@ -16,9 +16,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
-	"sort"
 	"time"
+
+	"gomem.bench/gcstats"
 )
 
 type Node struct {
@@ -65,41 +65,6 @@ func count(n *Node) int {
 	return c
 }
 
-// gcLine reports the collections and their stop-the-world pauses (over
-// the last 256 collections at most, MemStats' ring).
-func gcLine() string {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	n := ms.NumGC
-	k := n
-	if k > 256 {
-		k = 256
-	}
-	p := make([]uint64, 0, k)
-	for i := uint32(0); i < k; i++ {
-		p = append(p, ms.PauseNs[(n-1-i)%256])
-	}
-	sort.Slice(p, func(a, b int) bool { return p[a] < p[b] })
-	return fmt.Sprintf("# gc_count=%d pause_p50_ns=%d pause_p99_ns=%d pause_max_ns=%d",
-		n, rank(p, 1, 2), rank(p, 99, 100), rank(p, 1, 1))
-}
-
-// rank is the nearest-rank quantile num/den of ascending s.
-func rank(s []uint64, num, den uint64) uint64 {
-	n := uint64(len(s))
-	if n == 0 {
-		return 0
-	}
-	r := (n*num + den - 1) / den
-	if r < 1 {
-		r = 1
-	}
-	if r > n {
-		r = n
-	}
-	return s[r-1]
-}
-
 func main() {
 	stretch := flag.Int("stretch", 18, "depth of the stretch tree")
 	longLived := flag.Int("long-lived", 16, "depth of the long-lived tree")
@@ -144,5 +109,5 @@ func main() {
 	fmt.Printf("array of %d\t a[%d]: %.6f\n", *arrayLen, arrayProbe, array[arrayProbe])
 	wall := time.Since(start)
 	fmt.Printf("# wall_s=%.6f\n", wall.Seconds())
-	fmt.Println(gcLine())
+	fmt.Println(gcstats.Line())
 }

@@ -1,3 +1,7 @@
 module gomem.bench/latency
 
 go 1.27
+
+require gomem.bench/gcstats v0.0.0
+
+replace gomem.bench/gcstats => ../gcstats

@@ -15,45 +15,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 	"sort"
 	"time"
+
+	"gomem.bench/gcstats"
 )
 
 const msgBytes = 1024
-
-func gcLine() string {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	n := ms.NumGC
-	k := n
-	if k > 256 {
-		k = 256
-	}
-	p := make([]uint64, 0, k)
-	for i := uint32(0); i < k; i++ {
-		p = append(p, ms.PauseNs[(n-1-i)%256])
-	}
-	sort.Slice(p, func(a, b int) bool { return p[a] < p[b] })
-	return fmt.Sprintf("# gc_count=%d pause_p50_ns=%d pause_p99_ns=%d pause_max_ns=%d",
-		n, rank(p, 1, 2), rank(p, 99, 100), rank(p, 1, 1))
-}
-
-// rank is the nearest-rank quantile num/den of ascending s.
-func rank(s []uint64, num, den uint64) uint64 {
-	n := uint64(len(s))
-	if n == 0 {
-		return 0
-	}
-	r := (n*num + den - 1) / den
-	if r < 1 {
-		r = 1
-	}
-	if r > n {
-		r = n
-	}
-	return s[r-1]
-}
 
 func main() {
 	w := flag.Int("window", 200000, "live messages (slots of the window)")
@@ -87,6 +55,6 @@ func main() {
 	sort.Slice(samples, func(a, b int) bool { return samples[a] < samples[b] })
 	fmt.Printf("# wall_s=%.6f\n", wall.Seconds())
 	fmt.Printf("# latency_ns p50=%d p99=%d p999=%d max=%d\n",
-		rank(samples, 1, 2), rank(samples, 99, 100), rank(samples, 999, 1000), rank(samples, 1, 1))
-	fmt.Println(gcLine())
+		gcstats.Rank(samples, 1, 2), gcstats.Rank(samples, 99, 100), gcstats.Rank(samples, 999, 1000), gcstats.Rank(samples, 1, 1))
+	fmt.Println(gcstats.Line())
 }

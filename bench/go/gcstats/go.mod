@@ -1,0 +1,3 @@
+module gomem.bench/gcstats
+
+go 1.27
