@@ -145,10 +145,6 @@ pub fn peak_rss_bytes() -> u64 {
     }
 }
 
-fn us(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1e3
-}
-
 /// Runs the demo and prints the check lines and the figures.
 pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let config = Config::from_env()?;
@@ -158,30 +154,6 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     for l in &out.lines {
         println!("{l}");
     }
-    let s = &out.summary;
-    println!();
-    println!("wall time            {:.2} s", out.wall.as_secs_f64());
-    println!("GC cycles            {}", s.cycles);
-    println!(
-        "mutator pause (poll) max {:.1} µs, p99 {:.1} µs, p50 {:.2} µs over {} polls",
-        us(s.poll_max),
-        us(s.poll_p99),
-        us(s.poll_p50),
-        s.polls
-    );
-    println!(
-        "mark assists         {} taking {:.1} ms (max {:.1} µs)",
-        s.assists,
-        s.assist_time.as_secs_f64() * 1e3,
-        us(s.assist_max)
-    );
-    println!(
-        "background marking   {:.1} ms",
-        s.mark_worker_time.as_secs_f64() * 1e3
-    );
-    println!(
-        "peak RSS             {:.1} MiB",
-        peak_rss_bytes() as f64 / (1 << 20) as f64
-    );
+    crate::gcbench::print_figures(out.wall, &out.summary);
     Ok(())
 }

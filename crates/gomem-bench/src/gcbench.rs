@@ -318,6 +318,10 @@ pub fn print_figures(wall: Duration, s: &gomem::GcSummary) {
         us(s.assist_max)
     );
     println!(
+        "background marking   {:.1} ms",
+        s.mark_worker_time.as_secs_f64() * 1e3
+    );
+    println!(
         "peak RSS             {:.1} MiB",
         crate::binarytrees::peak_rss_bytes() as f64 / (1 << 20) as f64
     );

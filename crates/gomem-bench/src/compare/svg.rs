@@ -106,6 +106,19 @@ impl Svg {
         );
     }
 
+    /// The y axis (left edge) and x axis (bottom edge) of a plot area.
+    fn axes(&mut self, frame: &Frame) {
+        let style = "stroke=\"#333\"";
+        self.line(frame.left, frame.top, frame.left, frame.bottom(), style);
+        self.line(
+            frame.left,
+            frame.bottom(),
+            frame.right(),
+            frame.bottom(),
+            style,
+        );
+    }
+
     fn text(&mut self, x: f64, y: f64, anchor: &str, extra: &str, t: &str) {
         let _ = writeln!(
             self.s,
@@ -242,20 +255,7 @@ pub fn pause_chart(res: &Results) -> Option<String> {
             }
         }
     }
-    svg.line(
-        frame.left,
-        frame.top,
-        frame.left,
-        frame.bottom(),
-        "stroke=\"#333\"",
-    );
-    svg.line(
-        frame.left,
-        frame.bottom(),
-        frame.right(),
-        frame.bottom(),
-        "stroke=\"#333\"",
-    );
+    svg.axes(&frame);
     let _ = writeln!(
         svg.s,
         "<text x=\"18\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {:.1})\">pause (log scale)</text>",
@@ -428,20 +428,7 @@ pub fn heap_chart(res: &Results, workload: &str) -> Option<String> {
         );
         svg.text(x, frame.bottom() + 18.0, "middle", "", &fmt_tick(*t, xstep));
     }
-    svg.line(
-        frame.left,
-        frame.top,
-        frame.left,
-        frame.bottom(),
-        "stroke=\"#333\"",
-    );
-    svg.line(
-        frame.left,
-        frame.bottom(),
-        frame.right(),
-        frame.bottom(),
-        "stroke=\"#333\"",
-    );
+    svg.axes(&frame);
     svg.text(
         frame.left + frame.width / 2.0,
         frame.bottom() + 40.0,
