@@ -600,7 +600,10 @@ impl WbBuf {
         let old = self.head.load(Relaxed);
         assert!(old + 1 < BLOCKS, "model has room for {} chains", BLOCKS - 1);
         let b = &self.blocks[old + 1];
+        // SAFETY: only the owner writes a fresh block before publishing it;
+        // loom's UnsafeCell reports any access that could race with these.
         b.alive.with_mut(|a| unsafe { *a = true });
+        // SAFETY: as above.
         b.next.with_mut(|n| unsafe { *n = Some(old) });
         b.cycle.store(cycle, Relaxed);
         b.tail.store(0, Relaxed);
@@ -617,15 +620,21 @@ impl WbBuf {
     /// a block is chained (the fix suggested by model m3d).
     fn reset_with(&self, cycle: u32, only_if_chained: bool) {
         let head = &self.blocks[self.head.load(Relaxed)];
+        // SAFETY (this and the accesses below): the owner's plain reads and
+        // writes of the block chain; loom's UnsafeCell fails the model if a
+        // reader can overlap them, which is what the m3 models check.
         let chained = !only_if_chained || head.next.with(|n| unsafe { (*n).is_some() });
         let mut next = if chained {
+            // SAFETY: as above.
             head.next.with_mut(|n| unsafe { (*n).take() })
         } else {
             None
         };
         while let Some(i) = next {
             let b = &self.blocks[i];
+            // SAFETY: as above.
             next = b.next.with_mut(|n| unsafe { (*n).take() });
+            // SAFETY: as above.
             b.alive.with_mut(|a| unsafe { *a = false });
         }
         self.retag(cycle, false);
@@ -650,6 +659,8 @@ impl WbBuf {
         while let Some(i) = b {
             let block = &self.blocks[i];
             assert!(
+                // SAFETY: a reader's access, checked by loom against the
+                // owner's writes (a race fails the model).
                 block.alive.with(|a| unsafe { *a }),
                 "UNSAFE: reader walked into a freed block"
             );
@@ -662,6 +673,7 @@ impl WbBuf {
                     }
                 }
             }
+            // SAFETY: as for `alive` above.
             b = block.next.with(|n| unsafe { *n });
         }
     }
@@ -912,6 +924,8 @@ impl SweepSpan {
     /// alloc/mheap.rs `sweep_owned`: rewrite the bits, then publish the new
     /// generation (Release).
     fn sweep_owned(&self, sg: u32) {
+        // SAFETY: the sweeper owns the span after its CAS; loom's
+        // UnsafeCell fails the model if anyone else can touch the bits now.
         self.bits.with_mut(|b| unsafe { *b += 1 });
         self.sweeps.fetch_add(1, Relaxed);
         self.sweepgen.store(sg, Release);
@@ -942,6 +956,8 @@ fn m4_sweep_exactly_once() {
             })
             .collect();
         if s.sweepgen.load(Acquire) == H {
+            // SAFETY: read after seeing generation h (Acquire); loom checks
+            // that it cannot race with the sweeper's write.
             let b = s.bits.with(|b| unsafe { *b });
             assert_eq!(b, 1, "UNSAFE: span published as swept before its sweep");
         }
