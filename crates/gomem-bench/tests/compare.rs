@@ -200,7 +200,6 @@ fn check_mismatch_fails_loudly() {
 #[test]
 fn end_to_end_tiny() {
     let dir = scratch("e2e");
-    let start = std::time::Instant::now();
     let out = bin()
         .args([
             "compare",
@@ -247,7 +246,6 @@ fn end_to_end_tiny() {
     for e in svgs {
         series(&std::fs::read_to_string(e.path()).unwrap());
     }
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 }
 
 #[test]
