@@ -194,22 +194,12 @@ impl<'a> Drain<'a> {
     pub fn scan(&mut self, base: usize) {
         let span = span_of(base);
         self.scanned_bytes += span.elemsize as u64;
-        // The common case (a small object described by its span's pointer
-        // bitmap) is a loop here rather than calls through a closure.
+        // Two closures, not one passed to `for_each_member_in`: the bitmap
+        // case (nearly every object) then inlines into this loop, while the
+        // typed case needs an out-of-line closure for its `dyn` tracer.
         match bitmap_of(span, base) {
-            Some(mut bits) => {
-                while bits != 0 {
-                    let i = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    // SAFETY: `base` is a grey, hence live, object and bit
-                    // i of its bitmap is set.
-                    let v = unsafe { load_member(base, i) };
-                    if v != 0 {
-                        self.shade_member(span, base, v);
-                    }
-                }
-            }
-            None => for_each_member_in(span, base, |v| self.shade_member(span, base, v)),
+            Some(bits) => for_each_marked_word(base, bits, |v| self.shade_member(span, base, v)),
+            None => for_each_typed_member(span, base, |v| self.shade_member(span, base, v)),
         }
     }
 
@@ -333,7 +323,31 @@ impl Drop for Drain<'_> {
 /// the object's footer type, or a large span's type. The one place that
 /// knows how an object's pointers are found; marking and checkmark share it.
 #[inline(always)]
-pub fn for_each_member_in(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
+pub fn for_each_member_in(span: &MSpan, base: usize, f: impl FnMut(usize)) {
+    match bitmap_of(span, base) {
+        Some(bits) => for_each_marked_word(base, bits, f),
+        None => for_each_typed_member(span, base, f),
+    }
+}
+
+/// Calls `f` with each non-null word of the live object at `base` whose
+/// bit is set in `bits`, its pointer bitmap.
+#[inline(always)]
+fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        // SAFETY: the callers pass a live object and bits from its bitmap.
+        let v = unsafe { load_member(base, i) };
+        if v != 0 {
+            f(v);
+        }
+    }
+}
+
+/// [`for_each_member_in`] for an object described by a type: a large
+/// object (its span's type) or a typed slot (its footer).
+fn for_each_typed_member(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
     if span.spanclass.size_class() == 0 {
         let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
         // SAFETY: a large span's type is published after its object was
@@ -343,22 +357,9 @@ pub fn for_each_member_in(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
         }
         return;
     }
-    if let Some(mut bits) = bitmap_of(span, base) {
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            // SAFETY: the caller passes a live object; bit i of its bitmap
-            // is set.
-            let v = unsafe { load_member(base, i) };
-            if v != 0 {
-                f(v);
-            }
-        }
-        return;
-    }
-    // Not large and not described by the bitmap: a typed slot.
-    // SAFETY: typed slots carry their footer, written before the object was
-    // published to anyone who could reach it.
+    // SAFETY: a small object not described by the bitmap is a typed slot,
+    // whose footer was written before the object was published to anyone
+    // who could reach it.
     let ty = unsafe { TypeInfo::from_footer(base, span.elemsize) };
     trace_typed(ty, base, &mut f);
 }
