@@ -514,6 +514,22 @@ struct Model {
 }
 
 impl Model {
+    /// Records a Weak to `o`, replacing a random entry once there are
+    /// `MAX_WEAKS`.
+    fn add_weak(&mut self, m: &Mutator, o: Gc<'_, Obj>, rng: &mut Rng) {
+        let e = WeakEntry {
+            id: o.id,
+            weak: m.weak(o),
+            unreachable_since: None,
+        };
+        if self.weaks.len() < MAX_WEAKS {
+            self.weaks.push(e);
+        } else {
+            let i = rng.below(self.weaks.len());
+            self.weaks[i] = e;
+        }
+    }
+
     /// Objects and tags reachable from `seeds` in the model.
     fn reach(&self, seeds: impl IntoIterator<Item = u64>) -> (HashSet<u64>, HashSet<u64>) {
         let mut objs = HashSet::with_capacity(self.objs.len());
@@ -1627,17 +1643,7 @@ impl<'a> Worker<'a> {
         let Some(o) = self.pick_obj(m, &g) else {
             return;
         };
-        let e = WeakEntry {
-            id: o.id,
-            weak: m.weak(o),
-            unreachable_since: None,
-        };
-        if g.weaks.len() < MAX_WEAKS {
-            g.weaks.push(e);
-        } else {
-            let i = self.rng.below(g.weaks.len());
-            g.weaks[i] = e;
-        }
+        g.add_weak(m, o, &mut self.rng);
     }
 
     fn op_weak_upgrade(&mut self, m: &mut Mutator) {
@@ -1793,17 +1799,7 @@ impl<'a> Worker<'a> {
             let (o, mo, tag) = self.new_obj(m);
             let mut g = lock_model(&self.cx.sh.model);
             g.insert(o.id, mo, tag);
-            let e = WeakEntry {
-                id: o.id,
-                weak: m.weak(o),
-                unreachable_since: None,
-            };
-            if g.weaks.len() < MAX_WEAKS {
-                g.weaks.push(e);
-            } else {
-                let i = self.rng.below(g.weaks.len());
-                g.weaks[i] = e;
-            }
+            g.add_weak(m, o, &mut self.rng);
         }
     }
 
