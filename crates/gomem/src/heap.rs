@@ -495,11 +495,7 @@ impl HeapInner {
                     || ssg == sg.wrapping_sub(1)
                     || ssg == sg.wrapping_add(1);
                 let alive = if unswept && span.weak_sweepgen.load(Ordering::Acquire) != sg {
-                    let idx = if span.spanclass.size_class() == 0 {
-                        0
-                    } else {
-                        span.object_index(addr)
-                    };
+                    let idx = span.find_object(addr).0;
                     handle.target() != 0 && span.is_marked(idx)
                 } else {
                     handle.target() != 0

@@ -44,7 +44,7 @@ use crate::alloc::cache::MCache;
 use crate::alloc::mheap::AllocError;
 use crate::alloc::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, TINY_SIZE};
 use crate::alloc::span::MSpan;
-use crate::gc::mark::{set_heap_bits, Drain};
+use crate::gc::mark::Drain;
 use crate::gc::state::{GcWord, GcWordCell, Phase};
 use crate::gc::sweep;
 use crate::gc::weak::WeakHandle;
@@ -604,7 +604,7 @@ impl Mutator {
             Layout::Bitmap(mask) => {
                 let spc = SpanClass::new(size_to_class(size), false);
                 let (span, idx, addr) = self.take_small_slot(spc)?;
-                set_heap_bits(span, addr, mask);
+                span.set_heap_bits(addr, mask);
                 span.set_typed(idx, false);
                 self.publish_small(span, idx);
                 Ok((addr, None))
@@ -783,11 +783,7 @@ impl Mutator {
         let span = arena::span_of(addr);
         // SAFETY: `gc` is a live object of this heap, so its span lives.
         let span = unsafe { &*span };
-        let base = if span.spanclass.size_class() == 0 {
-            span.start
-        } else {
-            span.object_base(span.object_index(addr))
-        };
+        let base = span.find_object(addr).1;
         let handle = self.inner().mheap.weaks.handle_for(span, base, addr);
         Weak::from_handle(self.heap.clone(), handle)
     }

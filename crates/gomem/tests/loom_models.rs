@@ -914,7 +914,7 @@ struct SweepSpan {
 }
 
 impl SweepSpan {
-    /// alloc/mheap.rs `try_acquire_for_sweep`.
+    /// alloc/span.rs `MSpan::try_acquire_for_sweep`.
     fn try_acquire_for_sweep(&self, sg: u32) -> bool {
         self.sweepgen
             .compare_exchange(sg.wrapping_sub(2), sg.wrapping_sub(1), AcqRel, Relaxed)

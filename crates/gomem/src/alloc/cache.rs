@@ -28,10 +28,9 @@
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use super::central::SpanPtr;
 use super::mheap::{AllocError, MHeap};
 use super::sizeclass::{SpanClass, NUM_SPAN_CLASSES, TINY_SIZE};
-use super::span::MSpan;
+use super::span::{MSpan, SpanPtr};
 
 /// A P's span cache (module header).
 pub struct MCache {

@@ -24,36 +24,17 @@
 //! The sets are crossbeam `SegQueue`s (lock-free MPMC); order within a set
 //! does not matter.
 
-use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
 use crossbeam_queue::SegQueue;
 
 use super::mheap::{AllocError, MHeap};
 use super::sizeclass::{SpanClass, CLASS_TO_NPAGES};
-use super::span::MSpan;
+use super::span::SpanPtr;
 
 /// Spans a refill may sweep before it gives up and grows the heap (Go's
 /// `spanBudget`, which bounds sweeping overhead at about 1 %).
 pub const SPAN_BUDGET: usize = 100;
-
-/// A span pointer that may cross threads (ownership travels with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanPtr(pub NonNull<MSpan>);
-
-// SAFETY: a SpanPtr names a span whose ownership is handed over with the
-// pointer (through a set or the heap lock); MSpan itself is Send + Sync.
-unsafe impl Send for SpanPtr {}
-
-impl SpanPtr {
-    /// The span. Spans are never deallocated while their heap lives.
-    #[inline]
-    pub fn span<'a>(self) -> &'a MSpan {
-        // SAFETY: span structs live as long as their heap (module header of
-        // span.rs); callers hold the heap.
-        unsafe { self.0.as_ref() }
-    }
-}
 
 /// Central span lists for one span class.
 pub struct MCentral {
@@ -201,7 +182,7 @@ impl MCentral {
             let s = self.partial[unswept]
                 .pop()
                 .or_else(|| self.full[unswept].pop())?;
-            if !heap.try_acquire_for_sweep(s.span(), sg) {
+            if !s.span().try_acquire_for_sweep(sg) {
                 self.requeue(heap, s);
                 continue;
             }
@@ -220,7 +201,7 @@ impl MCentral {
         let Some(s) = self.pop_unswept(sg) else {
             return false;
         };
-        if !heap.try_acquire_for_sweep(s.span(), sg) {
+        if !s.span().try_acquire_for_sweep(sg) {
             self.requeue(heap, s);
             return true;
         }

@@ -38,11 +38,11 @@ use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::arena::{self, HeapArena, PAGES_PER_ARENA};
-use super::central::{MCentral, SpanPtr};
+use super::central::MCentral;
 use super::os::{self, Faults, OsError, ARENA_BYTES, GROW_CHUNK_BYTES, MAX_ALLOC_BYTES};
 use super::pages::PageAlloc;
 use super::sizeclass::{SpanClass, NUM_SIZE_CLASSES, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
-use super::span::{MSpan, SpanState};
+use super::span::{MSpan, SpanPtr, SpanState};
 
 /// Why an allocation failed. Nothing already allocated is affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -475,19 +475,6 @@ impl MHeap {
         bytes
     }
 
-    /// Tries to take ownership of an unswept span for sweeping: the CAS
-    /// `h−2 → h−1` that makes every span swept exactly once.
-    pub fn try_acquire_for_sweep(&self, span: &MSpan, sg: u32) -> bool {
-        span.sweepgen
-            .compare_exchange(
-                sg.wrapping_sub(2),
-                sg.wrapping_sub(1),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-    }
-
     /// Sweeps a span this thread owns (sweepgen `h−1`): runs the dead
     /// objects' finalisation, turns marks into alloc bits and either frees
     /// the span (no live object left, and `keep_empty` is false) or publishes
@@ -501,7 +488,7 @@ impl MHeap {
         }
         let freed = span.sweep_bits();
         self.count_frees(span, freed);
-        if span.alloc_count() == 0 && (!keep_empty || span.spanclass.size_class() == 0) {
+        if span.alloc_count() == 0 && (!keep_empty || span.is_large()) {
             self.free_span(s);
             return None;
         }

@@ -28,11 +28,7 @@ fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<u
     let sg = heap.word().sweepgen();
     let describe = |b: usize| {
         let span = live_span_of(b);
-        let idx = if span.spanclass.size_class() == 0 {
-            0
-        } else {
-            span.object_index(b)
-        };
+        let idx = span.find_object(b).0;
         format!(
             "{b:#x} class {} {} marked={} typed={} span sweepgen {} (heap {sg})",
             span.spanclass.size_class(),
@@ -42,7 +38,7 @@ fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<u
                 "scan"
             },
             span.is_marked(idx),
-            !span.spanclass.noscan() && span.spanclass.size_class() != 0 && span.is_typed(idx),
+            !span.spanclass.noscan() && !span.is_large() && span.is_typed(idx),
             span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
         )
     };
@@ -73,12 +69,7 @@ pub(crate) fn verify(heap: &HeapInner, n: u32) -> bool {
     let mut work: Vec<(usize, usize)> = stack.into_iter().map(|r| (r, 0)).collect();
     while let Some((addr, from)) = work.pop() {
         let span = live_span_of(addr);
-        let (idx, base) = if span.spanclass.size_class() == 0 {
-            (0, span.start)
-        } else {
-            let idx = span.object_index(addr);
-            (idx, span.object_base(idx))
-        };
+        let (idx, base) = span.find_object(addr);
         if !seen.insert(base) {
             continue;
         }

@@ -265,12 +265,7 @@ fn is_marked(addr: usize) -> bool {
     let s = crate::alloc::arena::span_of(addr);
     // SAFETY: barrier entries are objects of this heap; spans outlive them.
     let span = unsafe { &*s };
-    let idx = if span.spanclass.size_class() == 0 {
-        0
-    } else {
-        span.object_index(addr)
-    };
-    span.is_marked(idx)
+    span.is_marked(span.find_object(addr).0)
 }
 
 /// The termination protocol (module header). Returns true after the flip.

@@ -37,7 +37,7 @@ pub fn finalize_dead(span: &MSpan) {
     if span.spanclass.noscan() {
         return;
     }
-    if span.spanclass.size_class() == 0 {
+    if span.is_large() {
         if !span.is_marked(0) {
             let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
             // SAFETY: a large span's type is published only once its object
@@ -64,7 +64,7 @@ pub const CLOBBER_BYTE: u8 = 0xEF;
 /// Overwrites every dead object of a span the caller owns with poison
 /// (after their Drop ran, before their slots are freed).
 pub fn clobber_dead(span: &MSpan) {
-    if span.spanclass.size_class() == 0 {
+    if span.is_large() {
         if !span.is_marked(0) {
             // SAFETY: the large object is dead and its span is ours to free.
             unsafe { std::ptr::write_bytes(span.start as *mut u8, CLOBBER_BYTE, span.elemsize) };
