@@ -55,7 +55,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sizeclasses => {
-            print!("{}", gomem::alloc::sizeclass::table_tsv());
+            print!("{}", gomem::internals::table_tsv());
             Ok(())
         }
         Command::Alloc(args) => alloc::run(&args),

@@ -35,26 +35,44 @@
 
 extern crate self as gomem;
 
-pub mod alloc;
-pub mod config;
-pub mod gc;
-pub mod heap;
-pub mod mutator;
-pub mod ptr;
-pub mod slice;
-pub mod stats;
+mod alloc;
+mod config;
+mod gc;
+mod heap;
+mod mutator;
+mod ptr;
+mod slice;
+mod stats;
 #[doc(hidden)]
 pub mod stress;
-pub mod trace;
+mod trace;
 
-pub use alloc::AllocError;
-pub use alloc::OsError;
+pub use alloc::mheap::AllocError;
+pub use alloc::os::{rss_bytes, OsError};
 pub use config::{Config, ConfigError};
+pub use gc::collector::Heap;
 pub use gc::state::Phase;
 pub use gomem_derive::Trace;
-pub use heap::Heap;
 pub use mutator::{Mutator, ObjectKind};
 pub use ptr::{Gc, Member, Root, Weak};
 pub use slice::{Slice, Vector};
 pub use stats::{CycleRecord, GcSummary, MemStats, SizeClassStats};
 pub use trace::{Trace, Tracer};
+
+/// What `#[derive(Trace)]` expands to. Not part of the stable API.
+#[doc(hidden)]
+pub mod __derive {
+    pub use crate::trace::{__fold_words, __words_if_plain, MAX_BITMAP_BYTES};
+}
+
+/// Internals that gomem's own tests, benchmarks and tools drive directly
+/// (plain data and pure functions: nothing here touches heap memory). Not
+/// part of the stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::alloc::pages::PageAlloc;
+    pub use crate::alloc::sizeclass::table_tsv;
+    pub use crate::gc::panicked_drops;
+    pub use crate::gc::state::GcWord;
+    pub use crate::trace::{layout_of, Layout};
+}

@@ -14,7 +14,8 @@
 //! without `--cfg loom` this file compiles to nothing.
 #![cfg(loom)]
 
-use gomem::gc::state::{GcWord, Phase};
+use gomem::internals::GcWord;
+use gomem::Phase;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};

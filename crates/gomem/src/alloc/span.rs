@@ -40,7 +40,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use super::sizeclass::{
-    span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
+    object_index, span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
     MAX_HEAP_BITS_OBJECT_SIZE, PAGE_SIZE,
 };
 
@@ -298,7 +298,7 @@ impl MSpan {
     /// Slot index of an address inside the span.
     #[inline]
     pub fn object_index(&self, addr: usize) -> usize {
-        (((addr - self.start) as u64 * self.div_magic as u64) >> 32) as usize
+        object_index(addr - self.start, self.div_magic)
     }
 
     /// Start address of slot `idx`.

@@ -30,6 +30,7 @@ use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
 use crate::alloc::span::{MSpan, SpanState};
+use crate::gc::state::GcWordCell;
 use crate::trace::{Tracer, TypeInfo};
 
 /// Grey objects taken and prefetched together (memory-level parallelism).
@@ -71,6 +72,16 @@ impl MarkState {
     /// Whether no grey object is queued globally.
     pub fn queue_is_empty(&self) -> bool {
         self.queue.is_empty()
+    }
+
+    /// Greys `addr` for cycle `n` from outside a drain, as a registered
+    /// agent of the GC word `word` ([`GcWordCell::with_registration`]).
+    /// Does nothing once cycle n is over.
+    pub fn shade_now(&self, word: &AtomicU64, n: u32, addr: usize) {
+        word.with_registration(n, || {
+            let mut drain = Drain::new(self);
+            drain.shade(addr);
+        });
     }
 }
 
