@@ -30,6 +30,27 @@
 //! let n = root.get(&m);
 //! assert_eq!(n.left.get(&m).unwrap().value, 2);
 //! ```
+//!
+//! # Module map
+//!
+//! The imports form a stack; each layer uses only the layers below it, with
+//! one loop kept on purpose in the API (a `Gc` is branded with its
+//! `Mutator`). Bottom to top:
+//!
+//! | Layer | Files | Owns |
+//! |-------|-------|------|
+//! | leaves | `config.rs`, `stats.rs`, `gc/state.rs` | knobs, counters and histograms, the GC word |
+//! | types | `trace.rs` | the `Trace` trait, type descriptors, layouts |
+//! | allocator | `alloc/`: `sizeclass`, `os`, `arena`, `pages`, `span`, `mheap`, `central`, `cache` | Go's tables; address space; the arena map; free page runs; spans with their alloc, mark and heap bits; pages → spans; the mcentrals (lazy sweeping through the `Sweeper` trait); the per-P mcache |
+//! | collector | `gc/`: `mark`, `roots`, `weak`, `sweep`, `barrier`, `pacer`, `scavenge`, `checkmark`, `proc`, `collector`, `cycle` | greying and draining; the root table; weak pointers and their upgrade; sweeping a span; the write barrier's buffer and slow path; goal, trigger, assists and CPU limiter; returning pages to the OS; checkmark; the P and phase adoption; one heap's shared state and the `Heap` handle; the coordinator and mark workers |
+//! | API | `mutator.rs`, `ptr.rs`, `slice.rs` | `Mutator` (allocation, polls, the barrier's fast path); `Gc`, `Member`, `Root`, `Weak`; `Slice`, `Vector` |
+//! | handle | `heap.rs` | the public methods of [`Heap`] |
+//!
+//! `alloc/` imports nothing from `gc/`: the collector reaches down through
+//! the traits it implements (`alloc::central::Sweeper`,
+//! `alloc::cache::HeapGrowth`). A cycle's walk from the coordinator stays in
+//! `gc/`, calling down into `alloc/`. Every module is private: the public
+//! types are re-exported here, one path each.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
