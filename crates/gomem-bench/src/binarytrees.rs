@@ -135,16 +135,6 @@ fn run_depth(heap: &Heap, depth: u32, iterations: u64, threads: usize) -> u64 {
     })
 }
 
-/// Peak RSS of this process in bytes (getrusage).
-pub fn peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage writes into the struct we pass; RUSAGE_SELF is valid.
-    unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru.ru_maxrss as u64 * 1024
-    }
-}
-
 /// Runs the demo and prints the check lines and the figures.
 pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let config = Config::from_env()?;
@@ -154,6 +144,6 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     for l in &out.lines {
         println!("{l}");
     }
-    crate::gcbench::print_figures(out.wall, &out.summary);
+    crate::figures::print_figures(out.wall, &out.summary);
     Ok(())
 }

@@ -298,35 +298,6 @@ pub fn heap_from_env(gctrace: bool) -> Result<Heap, Box<dyn Error>> {
     Ok(Heap::new(config.gctrace(trace)))
 }
 
-/// Prints the collector figures every gomem subcommand shares.
-pub fn print_figures(wall: Duration, s: &gomem::GcSummary) {
-    let us = |d: Duration| d.as_nanos() as f64 / 1e3;
-    println!();
-    println!("wall time            {:.3} s", wall.as_secs_f64());
-    println!("GC cycles            {}", s.cycles);
-    println!(
-        "mutator pause (poll) max {:.1} µs, p99 {:.1} µs, p50 {:.2} µs over {} polls",
-        us(s.poll_max),
-        us(s.poll_p99),
-        us(s.poll_p50),
-        s.polls
-    );
-    println!(
-        "mark assists         {} taking {:.1} ms (max {:.1} µs)",
-        s.assists,
-        s.assist_time.as_secs_f64() * 1e3,
-        us(s.assist_max)
-    );
-    println!(
-        "background marking   {:.1} ms",
-        s.mark_worker_time.as_secs_f64() * 1e3
-    );
-    println!(
-        "peak RSS             {:.1} MiB",
-        crate::binarytrees::peak_rss_bytes() as f64 / (1 << 20) as f64
-    );
-}
-
 /// Runs the benchmark and prints the check lines and the figures.
 pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     validate(args)?;
@@ -335,6 +306,6 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     for l in &out.lines {
         println!("{l}");
     }
-    print_figures(out.wall, &out.summary);
+    crate::figures::print_figures(out.wall, &out.summary);
     Ok(())
 }

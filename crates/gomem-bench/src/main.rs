@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod alloc;
 mod binarytrees;
 mod compare;
+mod figures;
 mod gcbench;
 mod latency;
 mod mark;

@@ -231,7 +231,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     let heap = crate::gcbench::heap_from_env(args.gctrace)?;
     let out = run_on(&heap, args);
     println!("{}", out.check);
-    crate::gcbench::print_figures(out.wall, &out.summary);
+    crate::figures::print_figures(out.wall, &out.summary);
     print_stats(&out.stats);
     Ok(())
 }
