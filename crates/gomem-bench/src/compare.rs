@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod child;
@@ -47,6 +48,8 @@ mod model;
 mod report;
 mod svg;
 
+use crate::peers::Impl;
+use crate::runone::{supported, Workload};
 use model::{Latency, Meta, Results, RunRecord, Status};
 
 /// Workloads, in report order.
@@ -427,20 +430,27 @@ fn run_rust(
     run: usize,
     timeout: Duration,
 ) -> RunRecord {
+    let (Ok(implementation), Ok(workload)) =
+        (Impl::from_str(imp, false), Workload::from_str(w, false))
+    else {
+        return RunRecord::empty(w, imp, run, Status::Failed, "unknown to run-one".into());
+    };
     let mut cmd = Command::new(exe);
     cmd.args(["run-one", "--impl", imp, "--workload", w, "--size", size]);
-    if imp == "gomem" {
-        cmd.env("GOMEM_DEBUG", with_debug_item("GOMEM_DEBUG", "gctrace=1"));
+    if let Some((var, item)) = implementation.implementation().gctrace_env {
+        cmd.env(var, with_debug_item(var, item));
     }
     let o = match child::run(&mut cmd, timeout) {
         Ok(o) => o,
         Err(e) => return RunRecord::empty(w, imp, run, Status::Failed, format!("spawn: {e}")),
     };
     if let Some(why) = failure(&o, timeout) {
-        // A peer that does not support a workload exits non-zero with a
-        // message: n/a. gomem supports everything, and a signal is a crash.
+        // run-one refuses a workload the implementation does not run, with
+        // a message: n/a. Any other failure, and a signal, is a crash.
         let status = match o.exit {
-            child::Exit::Code(_) if imp != "gomem" && !o.timed_out => Status::Na,
+            child::Exit::Code(_) if !supported(implementation, workload) && !o.timed_out => {
+                Status::Na
+            }
             _ => Status::Failed,
         };
         let msg = if status == Status::Na {

@@ -1,4 +1,4 @@
-//! `gomem-bench latency`: how long one allocation-and-store takes while a
+//! The latency workload: how long one allocation-and-store takes while a
 //! large heap of live messages churns (the "message buffer" latency test).
 //!
 //! A window of `--window` W (200,000) slots holds live messages of 1 KiB
@@ -21,10 +21,7 @@
 //! `window W pushes N checksum S`, where S sums, over the final window's
 //! messages, their first byte plus their last byte.
 
-use std::error::Error;
 use std::time::{Duration, Instant};
-
-use gomem::{Heap, Member, Mutator, Root, Slice, Trace};
 
 /// Options of `gomem-bench latency` (the same flags as the Go program).
 #[derive(clap::Args, Clone, Debug)]
@@ -144,96 +141,4 @@ pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
         wall: start.elapsed(),
         pauses,
     }
-}
-
-/// A message: 1 KiB of plain data (noscan, Go's 1024-byte size class).
-#[derive(Trace)]
-struct Msg {
-    data: [u8; MSG_BYTES],
-}
-
-struct OnGomem {
-    m: Mutator,
-    window: Root<Slice<Member<Msg>>>,
-}
-
-impl Latency for OnGomem {
-    #[inline]
-    fn push(&mut self, i: u64, slot: usize) {
-        {
-            let m = &self.m;
-            let msg = m.alloc(Msg {
-                data: [msg_byte(i); MSG_BYTES],
-            });
-            self.window.get(m)[slot].set(m, Some(msg));
-        }
-        self.m.safepoint();
-    }
-
-    fn checksum(&mut self) -> u64 {
-        let m = &self.m;
-        self.window
-            .get(m)
-            .iter()
-            .filter_map(|e| e.get(m))
-            .map(|msg| u64::from(msg.data[0]) + u64::from(msg.data[MSG_BYTES - 1]))
-            .sum()
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check text.
-    pub check: String,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-    /// The push percentiles.
-    pub latency: LatencyStats,
-}
-
-/// Runs the latency workload on `heap` (one mutator).
-///
-/// # Panics
-/// If `args` fails [`validate`].
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    validate(args).expect("latency arguments");
-    let d = drive(args, |w| {
-        let m = heap.attach();
-        let window = {
-            let s = m.alloc_slice(w, |_| Member::null());
-            m.root(s)
-        };
-        OnGomem { m, window }
-    });
-    Outcome {
-        check: d.check,
-        wall: d.wall,
-        summary: heap.gc_summary(),
-        latency: d.latency,
-    }
-}
-
-/// Prints the push percentiles.
-pub fn print_latency(l: &LatencyStats) {
-    let us = |ns: u64| ns as f64 / 1e3;
-    println!(
-        "push latency         p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.1} µs, max {:.1} µs",
-        us(l.p50),
-        us(l.p99),
-        us(l.p999),
-        us(l.max)
-    );
-}
-
-/// Runs the workload and prints the check, the percentiles and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    validate(args)?;
-    let heap = crate::gcbench::heap_from_env(args.gctrace)?;
-    let out = run_on(&heap, args);
-    println!("{}", out.check);
-    crate::figures::print_figures(out.wall, &out.summary);
-    print_latency(&out.latency);
-    Ok(())
 }

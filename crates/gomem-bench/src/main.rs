@@ -13,6 +13,7 @@ mod figures;
 mod gcbench;
 mod latency;
 mod mark;
+mod on_gomem;
 mod peers;
 mod runone;
 mod stress;
@@ -60,10 +61,10 @@ fn main() {
             Ok(())
         }
         Command::Alloc(args) => alloc::run(&args),
-        Command::BinaryTrees(args) => binarytrees::run(&args),
-        Command::Gcbench(args) => gcbench::run(&args),
-        Command::Latency(args) => latency::run(&args),
-        Command::Mark(args) => mark::run(&args),
+        Command::BinaryTrees(args) => on_gomem::binary_trees(&args),
+        Command::Gcbench(args) => on_gomem::gcbench(&args),
+        Command::Latency(args) => on_gomem::latency(&args),
+        Command::Mark(args) => on_gomem::mark(&args),
         Command::Compare(args) => compare::run(&args),
         Command::RunOne(args) => runone::run(&args),
         Command::Stress(args) => stress::run(&args),

@@ -1,4 +1,4 @@
-//! `gomem-bench mark`: marking throughput on a large, fully live heap.
+//! The mark workload: marking throughput on a large, fully live heap.
 //!
 //! `--copies` (2) complete 4-ary trees of depth `--depth` (10) are built and
 //! kept: a node is four child pointers and a u64 (40 bytes, Go's and
@@ -24,10 +24,7 @@
 //! `C trees of depth D\t nodes: N`, N counted by walking the trees after
 //! the collections.
 
-use std::error::Error;
 use std::time::{Duration, Instant};
-
-use gomem::{Gc, Heap, Member, Mutator, Root, Trace};
 
 /// Options of `gomem-bench mark` (the same flags as the Go program).
 #[derive(clap::Args, Clone, Debug)]
@@ -122,116 +119,4 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
         },
         wall: start.elapsed(),
     }
-}
-
-/// `v` is payload, written, never read.
-#[derive(Trace)]
-#[allow(dead_code)]
-struct Node {
-    kids: [Member<Node>; 4],
-    v: u64,
-}
-
-fn build(m: &Mutator, d: u32) -> Gc<'_, Node> {
-    let n = m.alloc(Node {
-        kids: [const { Member::null() }; 4],
-        v: u64::from(d),
-    });
-    if d > 0 {
-        for k in &n.kids {
-            k.set(m, Some(build(m, d - 1)));
-        }
-    }
-    n
-}
-
-fn count(m: &Mutator, n: Gc<'_, Node>) -> u64 {
-    1 + n
-        .kids
-        .iter()
-        .filter_map(|k| k.get(m))
-        .map(|k| count(m, k))
-        .sum::<u64>()
-}
-
-struct OnGomem {
-    m: Mutator,
-    trees: Vec<Root<Node>>,
-}
-
-impl Mark for OnGomem {
-    fn build(&mut self, depth: u32, copies: u32) {
-        for _ in 0..copies {
-            let r = {
-                let t = build(&self.m, depth);
-                self.m.root(t)
-            };
-            self.trees.push(r);
-            self.m.safepoint();
-        }
-    }
-
-    fn collect(&mut self) {
-        self.m.collect();
-    }
-
-    fn count(&mut self) -> u64 {
-        self.trees
-            .iter()
-            .map(|r| count(&self.m, r.get(&self.m)))
-            .sum()
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check text.
-    pub check: String,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-    /// Collection figures.
-    pub stats: MarkStats,
-}
-
-/// Runs the mark workload on `heap` (one mutator).
-///
-/// # Panics
-/// If `args` fails [`validate`].
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    validate(args).expect("mark arguments");
-    let d = drive(args, || OnGomem {
-        m: heap.attach(),
-        trees: Vec::new(),
-    });
-    Outcome {
-        check: d.check,
-        wall: d.wall,
-        summary: heap.gc_summary(),
-        stats: d.stats,
-    }
-}
-
-/// Prints the collection figures.
-pub fn print_stats(s: &MarkStats) {
-    let min = s.gc_ms.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = s.gc_ms.iter().copied().fold(0.0, f64::max);
-    println!(
-        "forced collection    {:.2} ms mean (min {min:.2}, max {max:.2}) over {}, {:.0} MB/s marked",
-        s.ms_per_gc,
-        s.gc_ms.len(),
-        s.mb_per_s.unwrap_or(f64::NAN)
-    );
-}
-
-/// Runs the workload and prints the check and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    validate(args)?;
-    let heap = crate::gcbench::heap_from_env(args.gctrace)?;
-    let out = run_on(&heap, args);
-    println!("{}", out.check);
-    crate::figures::print_figures(out.wall, &out.summary);
-    print_stats(&out.stats);
-    Ok(())
 }

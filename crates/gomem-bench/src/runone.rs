@@ -43,30 +43,12 @@
 //! * `tiny`: well under a second everywhere (tests).
 
 use std::error::Error;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
-use crate::peers::{self, Measured, Pauses};
-use crate::{binarytrees, gcbench, latency, mark};
-
-/// An implementation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Impl {
-    /// gomem (this repository).
-    Gomem,
-    /// `Box` / `Rc`: no collector.
-    Boxrc,
-    /// The `gc-arena` crate.
-    GcArena,
-    /// The `gc` crate (Manishearth).
-    Gc,
-    /// The `dumpster` crate (`unsync`).
-    Dumpster,
-    /// The `bacon_rajan_cc` crate.
-    BaconRajanCc,
-}
+use crate::peers::{Impl, Measured};
+use crate::{gcbench, latency, mark};
 
 /// A workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -146,10 +128,10 @@ pub fn size_flags(workload: Workload, size: Size) -> &'static [&'static str] {
     }
 }
 
-/// Whether `imp` runs `workload`. `boxrc` has no collector, so there is
-/// nothing for mark to time.
+/// Whether `imp` runs `workload` (`boxrc` has no collector, so there is
+/// nothing for mark to time).
 pub fn supported(imp: Impl, workload: Workload) -> bool {
-    !(imp == Impl::Boxrc && workload == Workload::Mark)
+    workload != Workload::Mark || imp.implementation().mark.is_some()
 }
 
 /// Options of `gomem-bench run-one`.
@@ -200,102 +182,27 @@ struct Record {
     mark_mb_per_s: Option<f64>,
 }
 
-/// What every gomem run reports: its check, wall time, cycles and the
-/// time mutators were held at polls (gomem's pauses).
-fn gomem_measured(check: String, wall: Duration, s: &gomem::GcSummary) -> Measured {
-    Measured {
-        check,
-        wall,
-        gc_count: Some(u64::from(s.cycles)),
-        pauses: Some(Pauses {
-            p50: s.poll_p50,
-            p99: s.poll_p99,
-            max: s.poll_max,
-        }),
-        ..Measured::default()
-    }
-}
-
-/// Runs `workload` with `flags` on gomem.
-fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
-    let heap = gomem::Heap::from_env().map_err(|e| e.to_string())?;
-    Ok(match workload {
-        Workload::BinaryTrees => {
-            let o = binarytrees::run_on(&heap, &parse(flags)?);
-            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
-        }
-        Workload::Gcbench => {
-            let args: gcbench::Args = parse(flags)?;
-            gcbench::validate(&args)?;
-            let o = gcbench::run_on(&heap, &args);
-            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
-        }
-        Workload::Latency => {
-            let args: latency::Args = parse(flags)?;
-            latency::validate(&args)?;
-            let o = latency::run_on(&heap, &args);
-            Measured {
-                latency: Some(o.latency),
-                ..gomem_measured(o.check, o.wall, &o.summary)
-            }
-        }
-        Workload::Mark => {
-            let args: mark::Args = parse(flags)?;
-            mark::validate(&args)?;
-            let o = mark::run_on(&heap, &args);
-            Measured {
-                mark: Some(o.stats),
-                ..gomem_measured(o.check, o.wall, &o.summary)
-            }
-        }
-    })
-}
-
-/// Calls the workload function `$f` of the peer `$imp` with `$a`.
-macro_rules! on_each_peer {
-    ($imp:expr, $f:ident, $a:expr) => {{
-        use peers::{bacon_rajan_cc as bacon, boxrc, dumpster, gc, gc_arena};
-        match $imp {
-            Impl::Boxrc => boxrc::$f($a),
-            Impl::GcArena => gc_arena::$f($a),
-            Impl::Gc => gc::$f($a),
-            Impl::Dumpster => dumpster::$f($a),
-            Impl::BaconRajanCc => bacon::$f($a),
-            Impl::Gomem => unreachable!("gomem is not a peer"),
-        }
-    }};
-}
-
-/// Runs `workload` with `flags` on the peer `imp`.
-fn on_peer(imp: Impl, workload: Workload, flags: &[&str]) -> Result<Measured, String> {
-    Ok(match workload {
-        Workload::BinaryTrees => {
-            let a: binarytrees::Args = parse(flags)?;
-            on_each_peer!(imp, binary_trees, &a)
-        }
+/// Runs `workload` with `flags` on `imp`.
+fn measure(imp: Impl, workload: Workload, flags: &[&str]) -> Result<Measured, String> {
+    let on = imp.implementation();
+    match workload {
+        Workload::BinaryTrees => (on.binary_trees)(&parse(flags)?),
         Workload::Gcbench => {
             let a: gcbench::Args = parse(flags)?;
             gcbench::validate(&a)?;
-            on_each_peer!(imp, gcbench, &a)
+            (on.gcbench)(&a)
         }
         Workload::Latency => {
             let a: latency::Args = parse(flags)?;
             latency::validate(&a)?;
-            on_each_peer!(imp, latency, &a)
+            (on.latency)(&a)
         }
         Workload::Mark => {
             let a: mark::Args = parse(flags)?;
             mark::validate(&a)?;
-            use peers::{bacon_rajan_cc as bacon, dumpster, gc, gc_arena};
-            match imp {
-                Impl::GcArena => gc_arena::mark(&a),
-                Impl::Gc => gc::mark(&a),
-                Impl::Dumpster => dumpster::mark(&a),
-                Impl::BaconRajanCc => bacon::mark(&a),
-                Impl::Boxrc | Impl::Gomem => unreachable!("checked by `supported`"),
-            }
+            (on.mark.expect("checked by `supported`"))(&a)
         }
-    })
+    }
 }
 
 /// Runs one measurement and prints its JSON line.
@@ -309,10 +216,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .into());
     }
     let flags = size_flags(args.workload, args.size);
-    let m = match args.imp {
-        Impl::Gomem => on_gomem(args.workload, flags)?,
-        imp => on_peer(imp, args.workload, flags)?,
-    };
+    let m = measure(args.imp, args.workload, flags)?;
     let ns = |d: std::time::Duration| d.as_nanos() as u64;
     let record = Record {
         imp: name(args.imp),
