@@ -18,13 +18,32 @@
 //! two safepoints, as a Go program would be preempted between statements,
 //! and with `--threads N`, N mutators split the iterations of each depth.
 
-/// Options of `gomem-bench binary-trees` (`--depth` is the Go program's
-/// flag too).
+use crate::sizes::Preset;
+
+/// The size of binary-trees (the Go program's flag too).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
+    /// Maximum tree depth.
+    #[arg(long, default_value_t = Size::of(Preset::Default).depth)]
+    pub depth: u32,
+}
+
+impl Size {
+    /// The size of each preset.
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default => Size { depth: 21 },
+            Preset::Quick => Size { depth: 18 },
+            Preset::Tiny => Size { depth: 14 },
+        }
+    }
+}
+
+/// Options of `gomem-bench binary-trees`.
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// Maximum tree depth.
-    #[arg(long, default_value_t = 21)]
-    pub depth: u32,
+    #[command(flatten)]
+    pub size: Size,
     /// Mutator threads sharing the per-depth iterations.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -55,7 +74,7 @@ pub trait BinaryTrees {
 
 /// Runs binary-trees of `--depth` on `h` and returns the check lines.
 pub fn drive(h: &mut impl BinaryTrees, args: &Args) -> Vec<String> {
-    let max_depth = args.depth.max(MIN_DEPTH + 2);
+    let max_depth = args.size.depth.max(MIN_DEPTH + 2);
     let mut lines = Vec::new();
     let stretch = max_depth + 1;
     let n = h.churn(stretch);

@@ -49,7 +49,8 @@ mod report;
 mod svg;
 
 use crate::peers::Impl;
-use crate::runone::{supported, Workload};
+use crate::runone::{name, supported, Workload};
+use crate::sizes::Preset;
 use model::{Latency, Meta, Results, RunRecord, Status};
 
 /// Workloads, in report order.
@@ -87,8 +88,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_parser = IMPLS)]
     pub impls: Vec<String>,
     /// Workload size; overrides --quick (`tiny` is for tests).
-    #[arg(long, hide = true, value_parser = ["default", "quick", "tiny"])]
-    pub size: Option<String>,
+    #[arg(long, hide = true, value_enum)]
+    pub size: Option<Preset>,
     /// Time limit of one run, in seconds; a run over it is killed and failed.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -168,10 +169,11 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 
 /// Runs every measurement and returns the summarised results.
 fn measure(args: &Args) -> Result<Results, Box<dyn Error>> {
-    let size = args
-        .size
-        .clone()
-        .unwrap_or_else(|| if args.quick { "quick" } else { "default" }.to_string());
+    let size = name(args.size.unwrap_or(if args.quick {
+        Preset::Quick
+    } else {
+        Preset::Default
+    }));
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let workloads: Vec<String> = if args.workloads.is_empty() {
         WORKLOADS.iter().map(|s| s.to_string()).collect()

@@ -35,21 +35,50 @@
 //! array of 500000\t a[1000]: 0.001000
 //! ```
 
-/// Options of `gomem-bench gcbench` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+use crate::sizes::Preset;
+
+/// The sizes of GCBench (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Depth of the stretch tree.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).stretch)]
     pub stretch: u32,
     /// Depth of the long-lived tree.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).long_lived)]
     pub long_lived: u32,
     /// Elements of the long-lived f64 array (at least 2002: the check reads a[1000]).
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).array)]
     pub array: usize,
     /// Largest depth of the short-lived trees (from 4, step 2).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).max_depth)]
     pub max_depth: u32,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                stretch: 18,
+                long_lived: 16,
+                array: 500_000,
+                max_depth: 16,
+            },
+            Preset::Tiny => Size {
+                stretch: 16,
+                long_lived: 14,
+                array: 4096,
+                max_depth: 14,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench gcbench`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -67,7 +96,7 @@ pub fn tree_size(d: u32) -> u64 {
 
 /// Trees built per depth, in each direction.
 pub fn num_iters(args: &Args, d: u32) -> u64 {
-    2 * tree_size(args.max_depth) / tree_size(d)
+    2 * tree_size(args.size.max_depth) / tree_size(d)
 }
 
 /// The initial value of array element `i` of an array of `len`.
@@ -81,13 +110,14 @@ pub fn array_value(i: usize, len: usize) -> f64 {
 
 /// Rejects sizes the check cannot describe.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.array < 2 * ARRAY_PROBE + 2 {
+    let s = args.size;
+    if s.array < 2 * ARRAY_PROBE + 2 {
         return Err(format!(
             "gcbench: --array must be at least {} (the check reads a[{ARRAY_PROBE}])",
             2 * ARRAY_PROBE + 2
         ));
     }
-    if args.max_depth < MIN_DEPTH || args.stretch > 40 || args.long_lived > 40 {
+    if s.max_depth < MIN_DEPTH || s.stretch > 40 || s.long_lived > 40 {
         return Err(format!(
             "gcbench: depths must lie in {MIN_DEPTH}..=40 (--max-depth ≥ {MIN_DEPTH})"
         ));
@@ -115,14 +145,17 @@ pub trait GcBench {
 
 /// Runs GCBench on `h` and returns the check lines.
 pub fn drive(h: &mut impl GcBench, args: &Args) -> Vec<String> {
+    let Size {
+        stretch,
+        long_lived,
+        array,
+        max_depth,
+    } = args.size;
     let mut lines = Vec::new();
-    let n = h.stretch(args.stretch);
-    lines.push(format!(
-        "stretch tree of depth {}\t check: {n}",
-        args.stretch
-    ));
-    h.make_long_lived(args.long_lived, args.array);
-    for d in (MIN_DEPTH..=args.max_depth).step_by(2) {
+    let n = h.stretch(stretch);
+    lines.push(format!("stretch tree of depth {stretch}\t check: {n}"));
+    h.make_long_lived(long_lived, array);
+    for d in (MIN_DEPTH..=max_depth).step_by(2) {
         let iters = num_iters(args, d);
         let top_down: u64 = (0..iters).map(|_| h.top_down(d)).sum();
         let bottom_up: u64 = (0..iters).map(|_| h.bottom_up(d)).sum();
@@ -131,13 +164,11 @@ pub fn drive(h: &mut impl GcBench, args: &Args) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "long lived tree of depth {}\t check: {}",
-        args.long_lived,
+        "long lived tree of depth {long_lived}\t check: {}",
         h.long_lived_count()
     ));
     lines.push(format!(
-        "array of {}\t a[{ARRAY_PROBE}]: {:.6}",
-        args.array,
+        "array of {array}\t a[{ARRAY_PROBE}]: {:.6}",
         h.array_get(ARRAY_PROBE)
     ));
     lines

@@ -23,15 +23,40 @@
 
 use std::time::{Duration, Instant};
 
-/// Options of `gomem-bench latency` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+use crate::sizes::Preset;
+
+/// The sizes of the latency workload (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Live messages (slots of the window).
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).window)]
     pub window: usize,
     /// Messages pushed in all.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).pushes)]
     pub pushes: u64,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                window: 200_000,
+                pushes: 1_000_000,
+            },
+            Preset::Tiny => Size {
+                window: 2000,
+                pushes: 10_000,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench latency`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -47,7 +72,7 @@ pub fn msg_byte(i: u64) -> u8 {
 
 /// Rejects sizes the workload cannot run.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.window == 0 {
+    if args.size.window == 0 {
         return Err("latency: --window must be at least 1".into());
     }
     Ok(())
@@ -120,11 +145,12 @@ pub struct Driven {
 /// Makes the window with `make(W)`, runs the N pushes, timing each, and
 /// computes the checksum.
 pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
+    let Size { window, pushes } = args.size;
     let start = Instant::now();
-    let mut h = make(args.window);
-    let mut samples = Vec::with_capacity(args.pushes as usize);
-    let w = args.window as u64;
-    for i in 0..args.pushes {
+    let mut h = make(window);
+    let mut samples = Vec::with_capacity(pushes as usize);
+    let w = window as u64;
+    for i in 0..pushes {
         let t = Instant::now();
         h.push(i, (i % w) as usize);
         samples.push(t.elapsed().as_nanos() as u64);
@@ -133,10 +159,7 @@ pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
     let pauses = h.take_pauses();
     drop(h);
     Driven {
-        check: format!(
-            "window {} pushes {} checksum {sum}",
-            args.window, args.pushes
-        ),
+        check: format!("window {window} pushes {pushes} checksum {sum}"),
         latency: LatencyStats::from_samples(&mut samples),
         wall: start.elapsed(),
         pauses,

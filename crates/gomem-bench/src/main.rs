@@ -16,6 +16,7 @@ mod mark;
 mod on_gomem;
 mod peers;
 mod runone;
+mod sizes;
 mod stress;
 
 /// Demos and benchmarks for gomem, Go's memory manager in Rust.

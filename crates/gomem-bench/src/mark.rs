@@ -26,18 +26,45 @@
 
 use std::time::{Duration, Instant};
 
-/// Options of `gomem-bench mark` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+use crate::sizes::Preset;
+
+/// The sizes of the mark workload (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Depth of each 4-ary tree (a lone node has depth 0).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).depth)]
     pub depth: u32,
     /// Trees kept live.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).copies)]
     pub copies: u32,
     /// Timed forced collections.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).gcs)]
     pub gcs: u32,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                depth: 10,
+                copies: 2,
+                gcs: 10,
+            },
+            Preset::Tiny => Size {
+                depth: 5,
+                copies: 2,
+                gcs: 3,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench mark`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -49,10 +76,10 @@ pub const NODE_BYTES: u64 = 48;
 
 /// Rejects sizes the workload cannot run.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.depth > 14 {
+    if args.size.depth > 14 {
         return Err("mark: --depth must be at most 14".into());
     }
-    if args.gcs == 0 {
+    if args.size.gcs == 0 {
         return Err("mark: --gcs must be at least 1".into());
     }
     Ok(())
@@ -93,12 +120,13 @@ pub struct Driven {
 /// Builds the trees, settles with one untimed collection, times `--gcs`
 /// collections, counts the nodes.
 pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
+    let Size { depth, copies, gcs } = args.size;
     let start = Instant::now();
     let mut h = make();
-    h.build(args.depth, args.copies);
+    h.build(depth, copies);
     h.collect();
-    let mut gc_ms = Vec::with_capacity(args.gcs as usize);
-    for _ in 0..args.gcs {
+    let mut gc_ms = Vec::with_capacity(gcs as usize);
+    for _ in 0..gcs {
         let t = Instant::now();
         h.collect();
         gc_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -108,10 +136,7 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
     let ms_per_gc = gc_ms.iter().sum::<f64>() / gc_ms.len() as f64;
     let mb = (nodes * NODE_BYTES) as f64 / 1e6;
     Driven {
-        check: format!(
-            "{} trees of depth {}\t nodes: {nodes}",
-            args.copies, args.depth
-        ),
+        check: format!("{copies} trees of depth {depth}\t nodes: {nodes}"),
         stats: MarkStats {
             ms_per_gc,
             mb_per_s: (ms_per_gc > 0.0).then(|| mb / (ms_per_gc / 1e3)),
