@@ -93,3 +93,26 @@ pub fn drive(h: &mut impl BinaryTrees, args: &Args) -> Vec<String> {
     ));
     lines
 }
+
+/// The check lines a correct run prints: [`drive`] on trees that are
+/// counted, not built (a complete tree of depth d has 2^(d+1) − 1 nodes).
+pub fn expected(args: &Args) -> String {
+    struct Reckoned {
+        long_lived: u32,
+    }
+    impl BinaryTrees for Reckoned {
+        fn churn(&mut self, d: u32) -> u64 {
+            (1u64 << (d + 1)) - 1
+        }
+        fn churn_many(&mut self, d: u32, iterations: u64) -> u64 {
+            iterations * self.churn(d)
+        }
+        fn make_long_lived(&mut self, d: u32) {
+            self.long_lived = d;
+        }
+        fn long_lived_count(&mut self) -> u64 {
+            self.churn(self.long_lived)
+        }
+    }
+    drive(&mut Reckoned { long_lived: 0 }, args).join("\n")
+}

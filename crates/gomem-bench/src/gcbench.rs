@@ -173,3 +173,37 @@ pub fn drive(h: &mut impl GcBench, args: &Args) -> Vec<String> {
     ));
     lines
 }
+
+/// The check lines a correct run prints: [`drive`] on trees that are
+/// counted, not built, and an array that is computed, not kept.
+pub fn expected(args: &Args) -> String {
+    struct Reckoned {
+        long_lived: u32,
+        array_len: usize,
+    }
+    impl GcBench for Reckoned {
+        fn stretch(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn make_long_lived(&mut self, d: u32, array_len: usize) {
+            (self.long_lived, self.array_len) = (d, array_len);
+        }
+        fn top_down(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn bottom_up(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn long_lived_count(&mut self) -> u64 {
+            tree_size(self.long_lived)
+        }
+        fn array_get(&mut self, i: usize) -> f64 {
+            array_value(i, self.array_len)
+        }
+    }
+    let mut h = Reckoned {
+        long_lived: 0,
+        array_len: 0,
+    };
+    drive(&mut h, args).join("\n")
+}

@@ -159,9 +159,27 @@ pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
     let pauses = h.take_pauses();
     drop(h);
     Driven {
-        check: format!("window {window} pushes {pushes} checksum {sum}"),
+        check: check_text(args.size, sum),
         latency: LatencyStats::from_samples(&mut samples),
         wall: start.elapsed(),
         pauses,
     }
+}
+
+/// The check text of a run of `size` whose checksum is `sum`.
+fn check_text(size: Size, sum: u64) -> String {
+    format!(
+        "window {} pushes {} checksum {sum}",
+        size.window, size.pushes
+    )
+}
+
+/// The check text a correct run prints: the final window holds the last W
+/// messages pushed (all N, if there were fewer).
+pub fn expected(args: &Args) -> String {
+    let Size { window, pushes } = args.size;
+    let sum = (pushes.saturating_sub(window as u64)..pushes)
+        .map(|i| 2 * u64::from(msg_byte(i)))
+        .sum();
+    check_text(args.size, sum)
 }

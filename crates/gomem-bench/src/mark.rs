@@ -136,7 +136,7 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
     let ms_per_gc = gc_ms.iter().sum::<f64>() / gc_ms.len() as f64;
     let mb = (nodes * NODE_BYTES) as f64 / 1e6;
     Driven {
-        check: format!("{copies} trees of depth {depth}\t nodes: {nodes}"),
+        check: check_text(args.size, nodes),
         stats: MarkStats {
             ms_per_gc,
             mb_per_s: (ms_per_gc > 0.0).then(|| mb / (ms_per_gc / 1e3)),
@@ -144,4 +144,20 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
         },
         wall: start.elapsed(),
     }
+}
+
+/// The check text of a run of `size` that counted `nodes`.
+fn check_text(size: Size, nodes: u64) -> String {
+    format!(
+        "{} trees of depth {}\t nodes: {nodes}",
+        size.copies, size.depth
+    )
+}
+
+/// The check text a correct run prints: `--copies` complete 4-ary trees
+/// of (4^(depth+1) − 1)/3 nodes each.
+pub fn expected(args: &Args) -> String {
+    let Size { depth, copies, .. } = args.size;
+    let per_tree = ((1u64 << (2 * (depth + 1))) - 1) / 3;
+    check_text(args.size, u64::from(copies) * per_tree)
 }
