@@ -39,12 +39,12 @@ pub mod alloc;
 pub mod config;
 pub mod gc;
 pub mod heap;
+#[doc(hidden)]
+pub mod hooks;
 pub mod mutator;
 pub mod ptr;
 pub mod slice;
 pub mod stats;
-#[doc(hidden)]
-pub mod stress;
 pub mod trace;
 
 pub use alloc::AllocError;
