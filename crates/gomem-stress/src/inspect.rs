@@ -34,16 +34,16 @@ pub(crate) struct NodeRead {
 }
 
 impl Oracle<'_> {
-    /// Whether `addr` may be an object of this run's heap: aligned and in
-    /// one of its arenas.
-    pub(crate) fn plausible_address(&self, addr: usize) -> bool {
-        addr.is_multiple_of(8) && gomem::hooks::heap_owns(self.heap, addr)
+    /// Whether `o` may be an object of this run's heap: aligned and in one
+    /// of its arenas.
+    fn plausible<T>(&self, o: Gc<'_, T>) -> bool {
+        (o.as_ptr() as usize).is_multiple_of(8) && gomem::hooks::heap_owns(self.heap, o)
     }
 
     /// The id of a node, after checking its address and canary.
     pub(crate) fn node_id(&self, o: Gc<'_, Node>) -> Result<u64, String> {
         let addr = o.as_ptr() as usize;
-        if !self.plausible_address(addr) {
+        if !self.plausible(o) {
             return Err(format!(
                 "wild pointer {addr:#x} to a node (not an aligned address of this heap)"
             ));
@@ -70,7 +70,7 @@ impl Oracle<'_> {
     /// The payload's length, after checking its address and words.
     fn check_payload(&self, owner: u64, p: Gc<'_, Slice<u64>>) -> Result<u32, String> {
         let addr = p.as_ptr() as usize;
-        if !self.plausible_address(addr) {
+        if !self.plausible(p) {
             return Err(format!("object {owner}: wild payload pointer {addr:#x}"));
         }
         let len = p.len();
@@ -103,7 +103,7 @@ impl Oracle<'_> {
         t: Gc<'_, Tag>,
     ) -> Result<(u64, Option<u64>), String> {
         let addr = t.as_ptr() as usize;
-        if !self.plausible_address(addr) {
+        if !self.plausible(t) {
             return Err(format!("object {owner}: wild tag pointer {addr:#x}"));
         }
         let id = t.id;

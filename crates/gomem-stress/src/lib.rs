@@ -5,7 +5,7 @@
 //! This crate is unpublished. `tests/stress.rs` runs it in CI and
 //! `gomem-bench stress` runs it for as long as asked. It talks to the heap
 //! through gomem's public API only, plus one hidden hook,
-//! `gomem::hooks::heap_owns` (is this address in that heap?), which lets it
+//! `gomem::hooks::heap_owns` (is this object in that heap?), which lets it
 //! check every pointer it reads before following it.
 //!
 //! **The heap side** (`graph`). Every graph node is a `Node`:
