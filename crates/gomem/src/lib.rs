@@ -65,7 +65,7 @@ mod ptr;
 mod slice;
 mod stats;
 #[doc(hidden)]
-pub mod stress;
+pub mod hooks;
 mod trace;
 
 pub use alloc::mheap::AllocError;
