@@ -60,12 +60,12 @@ mod alloc;
 mod config;
 mod gc;
 mod heap;
+#[doc(hidden)]
+pub mod hooks;
 mod mutator;
 mod ptr;
 mod slice;
 mod stats;
-#[doc(hidden)]
-pub mod hooks;
 mod trace;
 
 pub use alloc::mheap::AllocError;
