@@ -257,7 +257,7 @@ impl Config {
 /// unparsable as 100; gomem says so instead.
 ///
 /// ```
-/// use gomem::config::parse_gogc;
+/// use gomem::internals::parse_gogc;
 ///
 /// assert_eq!(parse_gogc("200").unwrap(), Some(200));
 /// assert_eq!(parse_gogc("0").unwrap(), Some(0));
@@ -310,7 +310,7 @@ pub fn parse_gogc(s: &str) -> Result<Option<u32>, ConfigError> {
 /// (`99999999TiB`, anything above `i64::MAX`).
 ///
 /// ```
-/// use gomem::config::parse_memory_limit;
+/// use gomem::internals::parse_memory_limit;
 ///
 /// assert_eq!(parse_memory_limit("512MiB").unwrap(), Some(512 * 1024 * 1024));
 /// assert_eq!(parse_memory_limit("1024").unwrap(), Some(1024));

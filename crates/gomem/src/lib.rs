@@ -93,6 +93,7 @@ pub mod __derive {
 pub mod internals {
     pub use crate::alloc::pages::PageAlloc;
     pub use crate::alloc::sizeclass::table_tsv;
+    pub use crate::config::{parse_gogc, parse_memory_limit};
     pub use crate::gc::panicked_drops;
     pub use crate::gc::state::GcWord;
     pub use crate::trace::{layout_of, Layout};
