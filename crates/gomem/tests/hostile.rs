@@ -90,9 +90,14 @@ impl Drop for Parent {
 #[test]
 fn h1_a_drop_that_finds_a_mutator_cannot_reach_the_heap() {
     quiet_gomem_panics();
-    let heap = Heap::new(debug());
+    // Small GOGC: many cycles, so that flips are adopted at allocation polls
+    // and refills sweep lazily, running Drops on this thread while `M` is
+    // borrowed. Rounds go on until that has happened a few times.
+    let heap = Heap::new(debug().gc_percent(Some(10)));
     M.with(|cell| *cell.borrow_mut() = Some(heap.attach()));
-    for round in 0..60 {
+    let mut round = 0;
+    while round < 60 || (H1_REFUSED.load(Ordering::Relaxed) < 10 && round < 5000) {
+        round += 1;
         M.with(|cell| {
             let b = cell.borrow();
             let m = b.as_ref().expect("attached");
@@ -348,4 +353,39 @@ fn h5_two_threads_pushing_into_one_vector_lose_no_element() {
         assert!(!seen[c], "element {c} twice");
         seen[c] = true;
     }
+}
+
+// ---- absurd knobs ------------------------------------------------------------
+
+#[test]
+fn absurd_knobs_leave_the_heap_working() {
+    let heap = Heap::new(debug());
+    let mut m = heap.attach();
+    let keep = m.root(m.alloc(Holder { f: Member::null() }));
+    for (pct, limit) in [
+        (Some(u32::MAX), None),
+        (Some(0), Some(0)),
+        (None, Some(1)),
+        (Some(1), Some(u64::MAX - 1)),
+        (Some(100), Some(i64::MAX as u64)),
+    ] {
+        heap.set_gc_percent(pct);
+        heap.set_memory_limit(limit);
+        for i in 0..20_000u64 {
+            let l = m.alloc(Leaf {
+                canary: i,
+                _pad: [i; 3],
+            });
+            keep.get(&m).f.set(&m, Some(l));
+            if i % 1000 == 0 {
+                m.safepoint();
+            }
+        }
+        m.collect();
+        let l = keep.get(&m).f.get(&m).expect("kept");
+        assert_eq!((l.canary, l._pad[2]), (19_999, 19_999));
+    }
+    assert_eq!(heap.set_gc_percent(Some(100)), Some(100));
+    // i64::MAX and above mean "no limit", as in Go.
+    assert_eq!(heap.set_memory_limit(None), None);
 }
