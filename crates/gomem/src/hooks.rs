@@ -25,6 +25,11 @@
 //!   heap, so the heap that owns the address is alive for the whole lookup.
 //!   The hook only answers yes or no, about an address the caller already
 //!   has (`Gc::as_ptr`).
+//! * [`set_refill_hook`] — for gomem's own tests (`tests/phases.rs`): holds
+//!   a mutator between its allocation's poll and a refill while the test
+//!   drives the collector through a flip (`gc/test_hooks.rs`). It runs only
+//!   test code, on the mutator's thread, with no heap lock held; the worst a
+//!   misbehaving hook can do is block its own thread, which any code can.
 
 use crate::alloc::arena;
 use crate::{Gc, Heap};
@@ -35,4 +40,14 @@ use crate::{Gc, Heap};
 #[inline]
 pub fn heap_owns<T>(heap: &Heap, gc: Gc<'_, T>) -> bool {
     arena::heap_id_of(gc.as_ptr() as usize) == heap.inner().mheap.id
+}
+
+/// Sets (or, with `None`, clears) a hook that a mutator of `heap` calls
+/// before it refills a span class whose cached span is full, after its
+/// allocation's poll (`gc/test_hooks.rs`). For tests that must hold a
+/// mutator in that window while the collector moves on; one hook per
+/// process.
+#[doc(hidden)]
+pub fn set_refill_hook(heap: &Heap, hook: Option<std::sync::Arc<dyn Fn() + Send + Sync>>) {
+    crate::gc::test_hooks::set_refill_hook(heap.inner().mheap.id, hook);
 }

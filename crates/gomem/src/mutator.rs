@@ -508,6 +508,7 @@ impl Mutator {
         let addr = match mc.span(spc).next_free_fast() {
             Some(a) => a,
             None => {
+                crate::gc::test_hooks::before_refill(self.heap_id);
                 let a = self.with_busy(|| mc.alloc(self.inner(), spc))?;
                 cycle::maybe_start(self.inner());
                 a

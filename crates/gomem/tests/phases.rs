@@ -115,7 +115,9 @@ fn wait_for(heap: &Heap, phase: Phase) {
     }
 }
 
-/// Waits for `phase` while `m` passes safepoints (so it adopts phases).
+/// Waits for `phase` while `m` passes safepoints (so it adopts phases),
+/// then passes one more in that phase (in Mark, `m`'s stack is black after
+/// it).
 fn wait_polling(heap: &Heap, m: &mut gomem::Mutator, phase: Phase) {
     let start = Instant::now();
     while heap.gc_phase() != phase {
@@ -126,6 +128,7 @@ fn wait_polling(heap: &Heap, m: &mut gomem::Mutator, phase: Phase) {
         m.safepoint();
         std::thread::yield_now();
     }
+    m.safepoint();
 }
 
 #[test]
@@ -284,4 +287,59 @@ fn a_weak_to_a_dead_object_in_an_unswept_span_does_not_upgrade() {
     m.collect();
     assert!(w.upgrade(&m).is_none());
     assert!(w.is_cleared());
+}
+
+#[test]
+fn a_refill_that_races_a_flip_allocates_white() {
+    // A P black in Mark(n) is held before a refill until the collector has
+    // flipped to Off(n); the refill then returns a span swept for the next
+    // cycle while the P still allocates black. The object must stay white:
+    // a black bit would outlive its cycle (checkmark aborts before the next
+    // Arm if one does).
+    use std::sync::atomic::AtomicBool;
+    let heap = Heap::new(debug());
+    let mut m = heap.attach();
+    let keep = m.root(m.alloc(Holder { f: Member::null() }));
+    for round in 0..8u64 {
+        heap.request_cycle();
+        wait_polling(&heap, &mut m, Phase::Mark); // black for this cycle
+        let fired = Arc::new(AtomicBool::new(false));
+        let flipped = Arc::new(AtomicBool::new(false));
+        let h = heap.clone();
+        let (f, fl) = (fired.clone(), flipped.clone());
+        gomem::hooks::set_refill_hook(
+            &heap,
+            Some(Arc::new(move || {
+                if !f.swap(true, Ordering::AcqRel) {
+                    // The only P is black and holds no grey work: the
+                    // cycle can end while this mutator waits here.
+                    let start = Instant::now();
+                    while h.gc_phase() != Phase::Off && start.elapsed() < Duration::from_secs(30) {
+                        std::thread::yield_now();
+                    }
+                    fl.store(h.gc_phase() == Phase::Off, Ordering::Release);
+                }
+            })),
+        );
+        {
+            // Fill spans until a refill has hit the hook, keeping the last
+            // leaf so that the next cycle has something to check.
+            let mut last = None;
+            while !fired.load(Ordering::Acquire) {
+                last = Some(m.alloc(leaf(round)));
+            }
+            for _ in 0..1000 {
+                last = Some(m.alloc(leaf(round)));
+            }
+            keep.get(&m).f.set(&m, last);
+        }
+        gomem::hooks::set_refill_hook(&heap, None);
+        assert!(
+            flipped.load(Ordering::Acquire),
+            "the cycle did not end while the mutator waited before its refill"
+        );
+        m.safepoint();
+        m.collect(); // its Arm runs checkmark's "no mark survives"
+        assert_eq!(keep.get(&m).f.get(&m).expect("kept").canary, round);
+    }
 }

@@ -24,6 +24,7 @@ pub(crate) mod roots;
 pub(crate) mod scavenge;
 pub(crate) mod state;
 pub(crate) mod sweep;
+pub(crate) mod test_hooks;
 pub(crate) mod weak;
 
 /// Drops of heap objects that panicked during sweeping, process-wide (each
