@@ -30,6 +30,14 @@
 //! let n = root.get(&m);
 //! assert_eq!(n.left.get(&m).unwrap().value, 2);
 //! ```
+//!
+//! For language VMs: [`Value`] (a number, bool, nil or pointer in one
+//! word), [`ValueSlot`] (a value field in a heap object), [`ValueStack`] (an
+//! operand stack written with plain stores and scanned at safepoints, as Go
+//! scans goroutine stacks), [`WeakSet`] (weak interning, Go's
+//! `unique.Make`) and [`HeapMap`] (a hash map in the heap). Plain std types
+//! (`Box<[u8]>`, `Vec<String>`, `HashMap<String, u64>`, `Arc<str>`,
+//! `Mutex<u64>`, ...) are ordinary fields of heap objects.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -39,13 +47,17 @@ pub mod alloc;
 pub mod config;
 pub mod gc;
 pub mod heap;
+mod heapmap;
 pub mod mutator;
 pub mod ptr;
 pub mod slice;
+mod stack;
 pub mod stats;
 #[doc(hidden)]
 pub mod stress;
 pub mod trace;
+mod value;
+mod weakset;
 
 pub use alloc::AllocError;
 pub use alloc::OsError;
@@ -53,8 +65,12 @@ pub use config::{Config, ConfigError};
 pub use gc::state::Phase;
 pub use gomem_derive::Trace;
 pub use heap::Heap;
+pub use heapmap::HeapMap;
 pub use mutator::{Mutator, ObjectKind};
 pub use ptr::{Gc, Member, Root, Weak};
 pub use slice::{Slice, Vector};
+pub use stack::ValueStack;
 pub use stats::{CycleRecord, GcSummary, MemStats, SizeClassStats};
 pub use trace::{Trace, Tracer};
+pub use value::{Value, ValueSlot};
+pub use weakset::WeakSet;

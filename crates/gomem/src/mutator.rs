@@ -52,6 +52,7 @@ use crate::heap::{Heap, HeapInner};
 use crate::ptr::{Gc, Root, Weak};
 use crate::slice::Slice;
 use crate::trace::{layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES};
+use crate::value::is_pointer_word;
 
 /// P status: owned by its mutator thread.
 pub(crate) const P_RUNNING: u32 = 0;
@@ -88,6 +89,8 @@ pub struct P {
     /// The last cycle in which this P's stack turned black.
     pub(crate) stack_black_cycle: AtomicU32,
     pub(crate) wb: crate::gc::barrier::WbBuf,
+    /// The value stacks of the Mutator running this P (module `stack`).
+    pub(crate) stacks: crate::stack::PStacks,
     local: PLocal,
 }
 
@@ -119,6 +122,7 @@ impl P {
             adopted: AtomicU64::new(GcWord::new(Phase::Off, w.cycle()).0),
             stack_black_cycle: AtomicU32::new(0),
             wb: Default::default(),
+            stacks: Default::default(),
             local: PLocal {
                 mcache: UnsafeCell::new(MCache::new(&heap.mheap)),
                 adopted: Cell::new(GcWord::new(Phase::Off, w.cycle())),
@@ -163,7 +167,7 @@ impl P {
             self.adopt_mark(heap, w.cycle());
         }
         if idle && matches!(w.phase(), Phase::Mark | Phase::Term) {
-            self.turn_stack_black(w.cycle());
+            self.turn_stack_black(heap, w.cycle());
         }
         // Follow Mark ⇄ Term so that polls during a termination check stay
         // on the fast path (for a P, Term is the same as Mark).
@@ -207,8 +211,12 @@ impl P {
         self.local.adopted.set(GcWord::new(Phase::Off, n));
     }
 
-    fn turn_stack_black(&self, n: u32) {
+    /// Owner: the stack turns black for cycle n; its value stacks are
+    /// scanned first (module `stack`).
+    fn turn_stack_black(&self, heap: &HeapInner, n: u32) {
         if self.stack_black_cycle.load(Ordering::Relaxed) != n {
+            // SAFETY: only the P's owner calls this (adopt, safepoint).
+            unsafe { self.stacks.shade_all(heap, n) };
             self.local.log_new.set(false);
             self.stack_black_cycle.store(n, Ordering::Release);
         }
@@ -265,6 +273,8 @@ pub struct Mutator {
     heap: Heap,
     p: NonNull<P>,
     heap_id: u32,
+    /// Unique among all Mutators ever made (value stacks check it).
+    uid: u64,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -281,10 +291,12 @@ impl Heap {
         );
         let inner = self.inner();
         let p = inner.take_p();
+        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let m = Mutator {
             heap: self.clone(),
             p,
             heap_id: inner.mheap.id,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             _not_send: PhantomData,
         };
         m.acquire_p();
@@ -294,7 +306,7 @@ impl Heap {
 
 impl Mutator {
     #[inline(always)]
-    fn p(&self) -> &P {
+    pub(crate) fn p(&self) -> &P {
         // SAFETY: Ps are boxed by the heap and never freed while it lives;
         // this Mutator keeps the heap alive.
         unsafe { self.p.as_ref() }
@@ -308,6 +320,12 @@ impl Mutator {
     /// The heap this mutator is attached to.
     pub fn heap(&self) -> &Heap {
         &self.heap
+    }
+
+    /// This Mutator's unique id.
+    #[inline(always)]
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
     }
 
     // ---- polls -------------------------------------------------------
@@ -364,9 +382,11 @@ impl Mutator {
         if matches!(a.phase(), Phase::Mark | Phase::Term)
             && p.stack_black_cycle.load(Ordering::Relaxed) != a.cycle()
         {
-            p.turn_stack_black(a.cycle());
+            p.turn_stack_black(self.inner(), a.cycle());
             self.inner().wake_collector();
         }
+        // SAFETY: this thread runs the P.
+        unsafe { p.stacks.prune() };
         p.flush_black_bytes(self.inner());
     }
 
@@ -455,6 +475,7 @@ impl Mutator {
                 "gomem: heap objects may be aligned to at most 16 bytes"
             )
         };
+        const { crate::trace::NoHiddenMembers::<T>::CHECK };
         if !T::NO_MEMBERS {
             check_members_null(&value);
         }
@@ -509,7 +530,8 @@ impl Mutator {
             assert!(
                 align_of::<T>() <= 8,
                 "gomem: slice elements may be aligned to at most 8 bytes"
-            )
+            );
+            crate::trace::NoHiddenMembers::<T>::CHECK
         };
         let bytes = Slice::<T>::bytes_for(len).ok_or(AllocError::TooLarge {
             requested: usize::MAX,
@@ -830,11 +852,13 @@ impl Mutator {
         if !p.local.barrier_on.get() {
             return;
         }
+        // Members are 0 or an address, value words an immediate or an
+        // address: one test tells a pointer for both (module `value`).
         let old = slot.load(Ordering::Acquire);
-        if old != 0 {
+        if is_pointer_word(old) {
             self.log(old);
         }
-        if new != 0 && p.local.log_new.get() {
+        if is_pointer_word(new) && p.local.log_new.get() {
             self.log(new);
         }
     }
@@ -887,6 +911,9 @@ impl Drop for Mutator {
     fn drop(&mut self) {
         let inner = self.heap.inner();
         let p = self.p();
+        // SAFETY: this thread runs the P; nothing can read the stacks of a
+        // Mutator that is going away.
+        unsafe { p.stacks.forget() };
         let w = inner.word();
         p.adopt(inner, w, true);
         p.release_caches(inner);
