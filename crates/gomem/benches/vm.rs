@@ -3,7 +3,9 @@
 //! * `ValueSlot` get/set next to `Member` get/set, with the barrier off (no
 //!   cycle) and on (a cycle held in Mark by a second mutator that adopted
 //!   Mark and never reaches a safepoint, as in `benches/barrier.rs`);
-//! * `ValueStack` push/pop next to `Vec<u64>` push/pop (target: within 2×);
+//! * `ValueStack` push/pop next to `Vec<u64>` push/pop (target: within 2×),
+//!   each both as a plain loop and with the container passed through
+//!   `black_box` on every operation (no loop-level optimisation);
 //! * `WeakSet` intern hit and miss next to `std::collections::HashMap`
 //!   lookup and insert of the same `String` keys (same SipHash hasher);
 //! * `HeapMap` get/set next to `HashMap<u64, u64>`.
@@ -136,7 +138,7 @@ fn value_stack(c: &mut Criterion) {
     g.bench_function("value_stack_push_pop_numbers", |b| {
         b.iter(|| {
             for i in 0..DEPTH {
-                stack.push(&m, Value::from_number(i as f64));
+                stack.push(&m, Value::from_number(black_box(i) as f64));
             }
             let mut sum = 0u64;
             for _ in 0..DEPTH {
@@ -159,6 +161,18 @@ fn value_stack(c: &mut Criterion) {
     });
     let mut v: Vec<u64> = Vec::with_capacity(DEPTH);
     g.bench_function("vec_u64_push_pop", |b| {
+        b.iter(|| {
+            for i in 0..DEPTH {
+                v.push(Value::<Obj>::from_number(black_box(i) as f64).bits());
+            }
+            let mut sum = 0u64;
+            for _ in 0..DEPTH {
+                sum = sum.wrapping_add(v.pop().unwrap());
+            }
+            black_box(sum)
+        })
+    });
+    g.bench_function("vec_u64_push_pop_black_boxed", |b| {
         b.iter(|| {
             for i in 0..DEPTH {
                 black_box(&mut v).push(Value::<Obj>::from_number(i as f64).bits());
