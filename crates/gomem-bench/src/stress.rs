@@ -1,5 +1,5 @@
-//! `gomem-bench stress`: runs the stress oracle (`gomem::stress`) for as
-//! long as asked.
+//! `gomem-bench stress`: runs the stress oracle (crate `gomem-stress`) for
+//! as long as asked.
 //!
 //! N mutator threads rewire one shared object graph while the collector runs
 //! cycles back to back (GOGC=1 by default, plus a forced `collect()` every
@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use gomem::stress::{self, StressConfig, OP_NAMES};
+use gomem_stress::{self as stress, StressConfig, OP_NAMES};
 
 /// Options of `gomem-bench stress`.
 #[derive(clap::Args, Debug)]

@@ -383,7 +383,7 @@ fn finish(
             const MEMBER_WORDS: ::core::option::Option<u64> = #member_words;
             const __HIDDEN_MEMBERS: bool = #hidden;
             #[inline]
-            fn trace(&self, __gomem_tracer: &mut ::gomem::trace::Tracer<'_>) {
+            fn trace(&self, __gomem_tracer: &mut ::gomem::Tracer<'_>) {
                 #trace_body
             }
         }
@@ -428,7 +428,7 @@ fn expand_struct(
             let ty = &f.ty;
             let member = &f.member;
             quote! {
-                ::gomem::trace::__fold_words(
+                ::gomem::__derive::__fold_words(
                     __gomem_words,
                     <#ty as ::gomem::Trace>::MEMBER_WORDS,
                     <#ty as ::gomem::Trace>::NO_MEMBERS,
@@ -446,7 +446,7 @@ fn expand_struct(
         }},
     };
     let member_words = quote! {
-        if ::core::mem::size_of::<Self>() > ::gomem::trace::MAX_BITMAP_BYTES {
+        if ::core::mem::size_of::<Self>() > ::gomem::__derive::MAX_BITMAP_BYTES {
             ::core::option::Option::None
         } else if <Self as ::gomem::Trace>::NO_MEMBERS {
             ::core::option::Option::Some(0)
@@ -491,7 +491,7 @@ fn expand_enum(
     } else {
         quote!({ #(#assertions)* #and })
     };
-    let member_words = quote!(::gomem::trace::__words_if_plain(
+    let member_words = quote!(::gomem::__derive::__words_if_plain(
         <Self as ::gomem::Trace>::NO_MEMBERS
     ));
 

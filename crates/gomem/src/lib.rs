@@ -38,33 +38,54 @@
 //! `unique.Make`) and [`HeapMap`] (a hash map in the heap). Plain std types
 //! (`Box<[u8]>`, `Vec<String>`, `HashMap<String, u64>`, `Arc<str>`,
 //! `Mutex<u64>`, ...) are ordinary fields of heap objects.
+//!
+//! # Module map
+//!
+//! The imports form a stack; each layer uses only the layers below it, with
+//! one loop kept on purpose in the API (a `Gc` is branded with its
+//! `Mutator`). Bottom to top:
+//!
+//! | Layer | Files | Owns |
+//! |-------|-------|------|
+//! | leaves | `config.rs`, `stats.rs`, `gc/state.rs` | knobs, counters and histograms, the GC word |
+//! | types | `trace.rs` | the `Trace` trait, type descriptors, layouts |
+//! | allocator | `alloc/`: `sizeclass`, `os`, `arena`, `pages`, `span`, `mheap`, `central`, `cache` | Go's tables; address space; the arena map; free page runs; spans with their alloc, mark and heap bits; pages → spans; the mcentrals (lazy sweeping through the `Sweeper` trait); the per-P mcache |
+//! | collector | `gc/`: `mark`, `roots`, `weak`, `sweep`, `barrier`, `pacer`, `scavenge`, `checkmark`, `proc`, `collector`, `cycle` | greying and draining; the root table; weak pointers and their upgrade; sweeping a span; the write barrier's buffer and slow path; goal, trigger, assists and CPU limiter; returning pages to the OS; checkmark; the P and phase adoption; one heap's shared state and the `Heap` handle; the coordinator and mark workers |
+//! | API | `mutator.rs`, `ptr.rs`, `slice.rs`, `value.rs`, `stack.rs`, `weakset.rs`, `heapmap.rs` | `Mutator` (allocation, polls, the barrier's fast path); `Gc`, `Member`, `Root`, `Weak`; `Slice`, `Vector`; the VM API: `Value`, `ValueSlot`, `ValueStack`, `WeakSet`, `HeapMap` |
+//! | handle | `heap.rs` | the public methods of [`Heap`] |
+//!
+//! `alloc/` imports nothing from `gc/`: the collector reaches down through
+//! the traits it implements (`alloc::central::Sweeper`,
+//! `alloc::cache::HeapGrowth`). A cycle's walk from the coordinator stays in
+//! `gc/`, calling down into `alloc/`. Every module is private: the public
+//! types are re-exported here, one path each.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 extern crate self as gomem;
 
-pub mod alloc;
-pub mod config;
-pub mod gc;
-pub mod heap;
+mod alloc;
+mod config;
+mod gc;
+mod heap;
 mod heapmap;
-pub mod mutator;
-pub mod ptr;
-pub mod slice;
-mod stack;
-pub mod stats;
 #[doc(hidden)]
-pub mod stress;
-pub mod trace;
+pub mod hooks;
+mod mutator;
+mod ptr;
+mod slice;
+mod stack;
+mod stats;
+mod trace;
 mod value;
 mod weakset;
 
-pub use alloc::AllocError;
-pub use alloc::OsError;
+pub use alloc::mheap::AllocError;
+pub use alloc::os::{rss_bytes, OsError};
 pub use config::{Config, ConfigError};
+pub use gc::collector::Heap;
 pub use gc::state::Phase;
 pub use gomem_derive::Trace;
-pub use heap::Heap;
 pub use heapmap::HeapMap;
 pub use mutator::{Mutator, ObjectKind};
 pub use ptr::{Gc, Member, Root, Weak};
@@ -74,3 +95,22 @@ pub use stats::{CycleRecord, GcSummary, MemStats, SizeClassStats};
 pub use trace::{Trace, Tracer};
 pub use value::{Value, ValueSlot};
 pub use weakset::WeakSet;
+
+/// What `#[derive(Trace)]` expands to. Not part of the stable API.
+#[doc(hidden)]
+pub mod __derive {
+    pub use crate::trace::{__fold_words, __words_if_plain, MAX_BITMAP_BYTES};
+}
+
+/// Internals that gomem's own tests, benchmarks and tools drive directly
+/// (plain data and pure functions: nothing here touches heap memory). Not
+/// part of the stable API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::alloc::pages::PageAlloc;
+    pub use crate::alloc::sizeclass::table_tsv;
+    pub use crate::config::{parse_gogc, parse_memory_limit};
+    pub use crate::gc::panicked_drops;
+    pub use crate::gc::state::GcWord;
+    pub use crate::trace::{layout_of, Layout};
+}

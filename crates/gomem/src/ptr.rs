@@ -29,11 +29,22 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::gc::collector::Heap;
 use crate::gc::roots::RootSlot;
 use crate::gc::weak::WeakHandle;
-use crate::heap::Heap;
 use crate::mutator::Mutator;
 use crate::trace::{Trace, Tracer};
+
+impl Tracer<'_> {
+    /// Visits one Member.
+    #[inline]
+    pub fn member<T>(&mut self, m: &Member<T>) {
+        let target = m.load_raw();
+        if target != 0 {
+            self.visit(target);
+        }
+    }
+}
 
 /// A pointer to a heap object, valid until the mutator's next safepoint.
 ///

@@ -98,7 +98,6 @@ struct SliceInfo<T>(PhantomData<T>);
 impl<T: Trace> SliceInfo<T> {
     const INFO: TypeInfo = TypeInfo {
         name: std::any::type_name::<Slice<T>>,
-        size: HEADER_BYTES,
         trace: if T::NO_MEMBERS {
             None
         } else {

@@ -7,8 +7,9 @@
 //! safepoint. A [`ValueStack`] is that stack for a gomem mutator.
 //!
 //! **What it owns.** A `ValueStack<O>` handle owns, through an `Arc`, a
-//! [`StackStorage`]: a buffer of value words and its length. The storage is
-//! registered in the P of the Mutator that made the stack ([`PStacks`]).
+//! `StackStorage` (`gc/stacks.rs`): a buffer of value words and its length.
+//! The storage is registered in the P of the Mutator that made the stack
+//! (`PStacks`, `gc/stacks.rs`, which also scans it).
 //! The handle is neither `Send` nor `Sync`, and every operation that reads
 //! or writes a value takes a `&Mutator` and panics unless it is the one
 //! that made the stack (a unique id per Mutator, not the P: Ps are reused
@@ -29,7 +30,7 @@
 //! of the P moves through its status CAS (Acquire/Release), which orders
 //! the owner's plain stores before the collector's reads.
 //!
-//! **Scanning** (module `mutator`'s `turn_stack_black`): when a P's stack
+//! **Scanning** (`P::turn_stack_black`, `gc/proc.rs`): when a P's stack
 //! turns black for cycle n — at the owner's first safepoint in Mark, or
 //! when the collector adopts Mark for the idle P — every pointer word of
 //! every live stack of the P is shaded first, as a registered agent of
@@ -58,134 +59,16 @@
 //! P's stack black, or the P idle and adopted by the collector, which scans
 //! it) therefore covers value stacks without any new rule.
 
-use std::cell::UnsafeCell;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::gc::mark::Drain;
-use crate::heap::HeapInner;
+use crate::gc::stacks::StackStorage;
 use crate::mutator::Mutator;
 use crate::trace::Trace;
 use crate::value::{is_pointer_word, Value};
 
 /// Slots of a new stack's buffer.
 const INITIAL_CAPACITY: usize = 64;
-
-/// The buffer of one value stack (module header).
-pub(crate) struct StackStorage {
-    /// The words; slots `[0, len)` are values. Written by the owner only.
-    buf: UnsafeCell<Box<[u64]>>,
-    len: AtomicUsize,
-    dead: AtomicBool,
-}
-
-// SAFETY: `buf` is written only by the owner thread while it runs the P,
-// and read by the collector only while it holds that P idle (module
-// header); the P's status CAS orders the two. `len` and `dead` are atomic.
-unsafe impl Send for StackStorage {}
-// SAFETY: as above.
-unsafe impl Sync for StackStorage {}
-
-impl StackStorage {
-    /// Calls `f` with every pointer word on the stack.
-    ///
-    /// # Safety
-    /// The caller is the current owner of the P this storage is registered
-    /// in (its thread while running it, or the collector holding it idle).
-    unsafe fn for_each_pointer(&self, mut f: impl FnMut(usize)) {
-        if self.dead.load(Ordering::Acquire) {
-            return;
-        }
-        // SAFETY: per the contract nobody writes `buf` now; `len` never
-        // exceeds its length (push grows the buffer first).
-        let buf = unsafe { &*self.buf.get() };
-        let len = self.len.load(Ordering::Relaxed).min(buf.len());
-        for &w in &buf[..len] {
-            if is_pointer_word(w as usize) {
-                f(w as usize);
-            }
-        }
-    }
-}
-
-/// The value stacks registered in one P (module header). Touched only by
-/// the P's current owner.
-#[derive(Default)]
-pub(crate) struct PStacks {
-    list: UnsafeCell<Vec<Arc<StackStorage>>>,
-}
-
-// SAFETY: the list is touched only by the P's current owner; ownership of
-// a P moves through its status CAS (module `mutator`).
-unsafe impl Send for PStacks {}
-// SAFETY: as above.
-unsafe impl Sync for PStacks {}
-
-impl PStacks {
-    /// # Safety
-    /// The caller owns the P.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn list(&self) -> &mut Vec<Arc<StackStorage>> {
-        // SAFETY: per the contract, no one else touches the list, and no
-        // caller holds two of these borrows at once.
-        unsafe { &mut *self.list.get() }
-    }
-
-    /// Shades every pointer on every live stack of this P, as an agent of
-    /// cycle `n` (a no-op if cycle n is over). Called just before the P's
-    /// stack turns black.
-    ///
-    /// # Safety
-    /// The caller owns the P.
-    pub(crate) unsafe fn shade_all(&self, heap: &HeapInner, n: u32) {
-        // SAFETY: the caller owns the P.
-        let list = unsafe { self.list() };
-        if list.iter().all(|s| s.len.load(Ordering::Relaxed) == 0) {
-            return;
-        }
-        heap.with_registration(n, || {
-            let mut drain = Drain::new(&heap.mark);
-            for s in list.iter() {
-                // SAFETY: the caller owns the P the storage is registered in.
-                unsafe {
-                    s.for_each_pointer(|w| {
-                        drain.shade(w);
-                    })
-                };
-            }
-        });
-    }
-
-    /// Forgets the storages whose handles were dropped.
-    ///
-    /// # Safety
-    /// The caller owns the P.
-    #[inline]
-    pub(crate) unsafe fn prune(&self) {
-        // SAFETY: the caller owns the P.
-        let list = unsafe { self.list() };
-        if !list.is_empty() {
-            list.retain(|s| !s.dead.load(Ordering::Acquire));
-        }
-    }
-
-    /// Forgets every stack (the Mutator detaches: nothing can read them).
-    ///
-    /// # Safety
-    /// The caller owns the P.
-    pub(crate) unsafe fn forget(&self) {
-        // SAFETY: the caller owns the P.
-        unsafe { self.list() }.clear();
-    }
-
-    /// # Safety
-    /// The caller owns the P.
-    unsafe fn register(&self, s: Arc<StackStorage>) {
-        // SAFETY: the caller owns the P.
-        unsafe { self.list() }.push(s);
-    }
-}
 
 /// A mutator-local stack of values, scanned by the collector like Go's
 /// goroutine stacks (module header).
@@ -222,13 +105,7 @@ pub struct ValueStack<O> {
 impl Mutator {
     /// A new, empty value stack owned by this Mutator (module `stack`).
     pub fn value_stack<O: Trace + Send + 'static>(&self) -> ValueStack<O> {
-        let mut buf: Box<[u64]> = vec![0u64; INITIAL_CAPACITY].into_boxed_slice();
-        let ptr = buf.as_mut_ptr();
-        let storage = Arc::new(StackStorage {
-            buf: UnsafeCell::new(buf),
-            len: AtomicUsize::new(0),
-            dead: AtomicBool::new(false),
-        });
+        let (storage, ptr) = StackStorage::new(INITIAL_CAPACITY);
         // SAFETY: this thread runs the P (it holds `&self`, so the Mutator
         // is not inside `blocking` or `collect`).
         unsafe { self.p().stacks.register(storage.clone()) };
@@ -253,7 +130,7 @@ impl<O> ValueStack<O> {
 
     #[inline(always)]
     fn publish_len(&self) {
-        self.storage.len.store(self.len, Ordering::Relaxed);
+        self.storage.publish_len(self.len);
     }
 
     /// Pushes a value: a plain store (no barrier).
@@ -284,14 +161,10 @@ impl<O> ValueStack<O> {
     #[inline(never)]
     fn grow(&mut self) {
         let cap = self.cap * 2;
-        let mut new = vec![0u64; cap].into_boxed_slice();
-        // SAFETY: only the owner writes `buf`, and the collector reads it
-        // only while holding the P idle, which it cannot while we run it.
-        let buf = unsafe { &mut *self.storage.buf.get() };
-        new[..self.len].copy_from_slice(&buf[..self.len]);
-        self.ptr = new.as_mut_ptr();
+        // SAFETY: this handle's owner runs the P (it holds its `&Mutator`:
+        // checked by every caller), so the collector is not reading it.
+        self.ptr = unsafe { self.storage.grow(self.len, cap) };
         self.cap = cap;
-        *buf = new;
     }
 
     /// Pops the top value.
@@ -395,7 +268,7 @@ impl<O> ValueStack<O> {
 
 impl<O> Drop for ValueStack<O> {
     fn drop(&mut self) {
-        self.storage.dead.store(true, Ordering::Release);
+        self.storage.mark_dead();
     }
 }
 

@@ -4,7 +4,7 @@
 //! trait (normally derived with `#[derive(Trace)]`) that tells the heap three
 //! things about a type:
 //!
-//! * [`Trace::NO_MEMBERS`]: the type holds no [`Member`] at all. Objects of
+//! * [`Trace::NO_MEMBERS`]: the type holds no `Member` at all. Objects of
 //!   such a type that also need no Drop are *noscan*: they live in noscan
 //!   spans and the collector never looks inside them (Go's noscan classes).
 //! * [`Trace::MEMBER_WORDS`]: where the Members are, as a bitmap of 8-byte
@@ -40,8 +40,6 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::{needs_drop, size_of};
 
-use crate::ptr::Member;
-
 /// Objects this size or smaller may be described by a pointer bitmap (Go's
 /// `MinSizeForMallocHeader`: 64 words of 8 bytes).
 pub const MAX_BITMAP_BYTES: usize = 512;
@@ -51,7 +49,7 @@ pub const FOOTER_BYTES: usize = 8;
 /// Describes the Members of a type to the collector (module header).
 ///
 /// # Safety
-/// * `trace` must visit every [`Member`] stored inline in `self` (not those
+/// * `trace` must visit every `Member` stored inline in `self` (not those
 ///   behind other heap pointers), and nothing else;
 /// * `NO_MEMBERS` may be true only if the type contains no Member;
 /// * `MEMBER_WORDS`, when `Some(mask)`, must mark exactly the 8-byte words
@@ -85,30 +83,39 @@ impl<'a> Tracer<'a> {
         Tracer { sink }
     }
 
-    /// Visits one Member.
+    /// Passes one non-null Member's target to the sink (`Tracer::member`,
+    /// defined with `Member` in `ptr.rs`, calls this).
     #[inline]
-    pub fn member<T>(&mut self, m: &Member<T>) {
-        let target = m.load_raw();
-        if target != 0 {
-            (self.sink)(target);
-        }
+    pub(crate) fn visit(&mut self, target: usize) {
+        (self.sink)(target);
     }
 
     /// Visits one value word (a `ValueSlot`): passed on if it is a pointer.
     #[inline]
     pub(crate) fn pointer_word(&mut self, w: usize) {
-        if crate::value::is_pointer_word(w) {
+        if is_pointer_word(w) {
             (self.sink)(w);
         }
     }
+}
+
+/// Lowest address that can be a pointer.
+const MIN_POINTER: u64 = 4096;
+
+/// Whether a heap word (a Member or a value word, `value.rs`) holds a
+/// pointer: `w >= 4096 && w >> 48 == 0`, as one subtraction and one
+/// compare. Members are 0 or an address; value words are an immediate (below
+/// 4096, or a number with non-zero top bits) or an address. The mark loop,
+/// the tracer and the write barrier use this one test for both.
+#[inline(always)]
+pub(crate) fn is_pointer_word(w: usize) -> bool {
+    (w as u64).wrapping_sub(MIN_POINTER) < (1u64 << 48) - MIN_POINTER
 }
 
 /// A type as the heap sees it: size, how to trace it, how to drop it.
 pub struct TypeInfo {
     /// `std::any::type_name` of the type, for messages.
     pub name: fn() -> &'static str,
-    /// `size_of::<T>()` (for arrays: of the header).
-    pub size: usize,
     /// Visits the Members of the object at the pointer; `None` when the type
     /// holds none.
     pub trace: Option<unsafe fn(*const u8, &mut Tracer<'_>)>,
@@ -160,7 +167,6 @@ impl<T: Trace> InfoOf<T> {
     /// The descriptor (promoted to a static by the compiler).
     pub const INFO: TypeInfo = TypeInfo {
         name: std::any::type_name::<T>,
-        size: size_of::<T>(),
         trace: if T::NO_MEMBERS {
             None
         } else {
@@ -552,6 +558,7 @@ tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ptr::Member;
 
     #[allow(dead_code)]
     struct Pair {

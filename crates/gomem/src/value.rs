@@ -44,6 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::mutator::Mutator;
 use crate::ptr::Gc;
+pub(crate) use crate::trace::is_pointer_word;
 use crate::trace::{Trace, Tracer};
 
 const _: () = assert!(
@@ -61,15 +62,6 @@ pub(crate) const TRUE_BITS: u64 = 0x7;
 const NUMBER_OFFSET: u64 = 1 << 49;
 /// Every NaN is stored as this one (so that the offset add never wraps).
 const CANONICAL_NAN: u64 = 0x7FF8_0000_0000_0000;
-/// Lowest address that can be a pointer.
-const MIN_POINTER: u64 = 4096;
-
-/// Whether a heap word (a Member or a value word) holds a pointer: `w >=
-/// 4096 && w >> 48 == 0`, as one subtraction and one compare.
-#[inline(always)]
-pub fn is_pointer_word(w: usize) -> bool {
-    (w as u64).wrapping_sub(MIN_POINTER) < (1u64 << 48) - MIN_POINTER
-}
 
 /// A value: nil, a boolean, a number, or a pointer to an `O` of the heap,
 /// valid until the Mutator's next safepoint (module header).

@@ -32,7 +32,7 @@
 //!   the table and shades every candidate it will show to `eq`, so that a
 //!   caller whose stack is already black cannot be handed a white object;
 //! * in Term, registration sets `dirty` first (the terminator cannot flip
-//!   past it) and waits for Mark (`HeapInner::with_registration`).
+//!   past it) and waits for Mark (`GcWordCell::with_registration`).
 //!
 //! The caller's `eq` and `make` run with no lock held: `make` allocates,
 //! and an allocation can sweep, and a sweep purges this very table.
@@ -53,10 +53,10 @@ use parking_lot::Mutex;
 
 use crate::alloc::arena;
 use crate::alloc::span::MSpan;
+use crate::gc::collector::{Collector, Heap};
 use crate::gc::mark::Drain;
-use crate::gc::state::{GcWord, Phase};
+use crate::gc::state::{GcWord, GcWordCell, Phase};
 use crate::gc::weak::DeadObjects;
-use crate::heap::{Heap, HeapInner};
 use crate::mutator::Mutator;
 use crate::ptr::Gc;
 use crate::trace::Trace;
@@ -111,7 +111,7 @@ unsafe impl<O: Send + Sync> Sync for WeakSet<O> {}
 
 impl<O> Drop for WeakSet<O> {
     fn drop(&mut self) {
-        self.heap.inner().mheap.weaks.unregister_set(self.id);
+        self.heap.inner().weaks.unregister_set(self.id);
     }
 }
 
@@ -176,7 +176,7 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
     /// An empty set for objects of `heap`.
     pub fn new(heap: &Heap) -> Self {
         let table = Arc::new(SetTable::default());
-        let id = heap.inner().mheap.weaks.register_set(table.clone());
+        let id = heap.inner().weaks.register_set(table.clone());
         WeakSet {
             heap: heap.clone(),
             table,
@@ -256,10 +256,10 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
     /// Fills `out` with the live objects recorded under `hash`, shaded if a
     /// cycle is marking (module header). Returns the table's version as of
     /// the lookup.
-    fn lookup(&self, heap: &HeapInner, hash: u64, out: &mut Candidates) -> u64 {
+    fn lookup(&self, heap: &Collector, hash: u64, out: &mut Candidates) -> u64 {
         loop {
             out.clear();
-            let w = heap.word();
+            let w = heap.gc_word().word();
             if w.phase() == Phase::Off {
                 let sg = w.sweepgen();
                 let mut unsure = Candidates::new();
@@ -289,7 +289,7 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
                 }
                 return version;
             }
-            let marked = heap.with_registration(w.cycle(), || {
+            let marked = heap.gc_word().with_registration(w.cycle(), || {
                 let mut drain = Drain::new(&heap.mark);
                 let t = self.table.inner.lock();
                 t.for_each_with_hash(hash, |addr| {
@@ -308,12 +308,12 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
     /// weak lock, the mark bit answers until the span's purge has run, then
     /// presence does (module header). `None` if the GC word moved on
     /// meanwhile (the next cycle began): the lookup starts over.
-    fn confirm_off(&self, heap: &HeapInner, w: GcWord, hash: u64, addr: usize) -> Option<bool> {
+    fn confirm_off(&self, heap: &Collector, w: GcWord, hash: u64, addr: usize) -> Option<bool> {
         let Some(span) = span_of(addr) else {
             return Some(false);
         };
         let _guard = span.lock_weak();
-        if heap.word() != w {
+        if heap.gc_word().word() != w {
             return None;
         }
         let sg = w.sweepgen();
@@ -322,11 +322,7 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
             ssg == sg.wrapping_sub(2) || ssg == sg.wrapping_sub(1) || ssg == sg.wrapping_add(1);
         let present = self.table.inner.lock().contains(hash, addr);
         if unswept && span.weak_sweepgen.load(Ordering::Acquire) != sg {
-            let idx = if span.spanclass.size_class() == 0 {
-                0
-            } else {
-                span.object_index(addr)
-            };
+            let idx = span.find_object(addr).0;
             Some(present && span.is_marked(idx))
         } else {
             Some(present)

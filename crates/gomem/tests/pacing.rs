@@ -3,7 +3,7 @@
 //! heap that cannot fit from spinning, free_os_memory returns memory, the
 //! knobs return their previous values, and the hard limit fails cleanly.
 
-use gomem::alloc::rss_bytes;
+use gomem::rss_bytes;
 use gomem::{Config, Gc, Heap, Member, Mutator, Trace};
 
 const MIB: usize = 1 << 20;

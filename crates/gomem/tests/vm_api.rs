@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gomem::trace::{layout_of, Layout};
+use gomem::internals::{layout_of, Layout};
 use gomem::{Config, Gc, Heap, HeapMap, Mutator, Trace, Value, ValueSlot, ValueStack, WeakSet};
 
 fn debug() -> Config {

@@ -19,20 +19,20 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::atomic::AtomicU64;
+
 use crate::gc::mark::{for_each_member_in, live_span_of};
-use crate::heap::HeapInner;
+use crate::gc::roots::RootTable;
+use crate::gc::state::GcWordCell;
+use crate::stats::GcStats;
 
 /// Prints the unmarked object, the path that reached it, and the state of
 /// each span on the way, then aborts.
-fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<usize, usize>) -> ! {
-    let sg = heap.word().sweepgen();
+fn report(word: &AtomicU64, n: u32, base: usize, addr: usize, parent: &HashMap<usize, usize>) -> ! {
+    let sg = word.word().sweepgen();
     let describe = |b: usize| {
         let span = live_span_of(b);
-        let idx = if span.spanclass.size_class() == 0 {
-            0
-        } else {
-            span.object_index(b)
-        };
+        let idx = span.find_object(b).0;
         format!(
             "{b:#x} class {} {} marked={} typed={} span sweepgen {} (heap {sg})",
             span.spanclass.size_class(),
@@ -42,7 +42,7 @@ fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<u
                 "scan"
             },
             span.is_marked(idx),
-            !span.spanclass.noscan() && span.spanclass.size_class() != 0 && span.is_typed(idx),
+            !span.spanclass.noscan() && !span.is_large() && span.is_typed(idx),
             span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
         )
     };
@@ -60,11 +60,13 @@ fn report(heap: &HeapInner, n: u32, base: usize, addr: usize, parent: &HashMap<u
     std::process::abort();
 }
 
-/// Verifies cycle `n`'s marks (module header). Returns false when a root
-/// shard was busy and the check must be retried.
-pub(crate) fn verify(heap: &HeapInner, n: u32) -> bool {
+/// Verifies cycle `n`'s marks (module header), from the roots in `roots`;
+/// `word` is the heap's GC word (for the report) and `stats` counts the
+/// objects checked. Returns false when a root shard was busy and the check
+/// must be retried.
+pub(crate) fn verify(roots: &RootTable, word: &AtomicU64, stats: &GcStats, n: u32) -> bool {
     let mut stack = Vec::new();
-    if !heap.roots.try_for_each(|t| stack.push(t)) {
+    if !roots.try_for_each(|t| stack.push(t)) {
         return false;
     }
     // Each object remembers who reached it, to print the path on failure.
@@ -73,24 +75,19 @@ pub(crate) fn verify(heap: &HeapInner, n: u32) -> bool {
     let mut work: Vec<(usize, usize)> = stack.into_iter().map(|r| (r, 0)).collect();
     while let Some((addr, from)) = work.pop() {
         let span = live_span_of(addr);
-        let (idx, base) = if span.spanclass.size_class() == 0 {
-            (0, span.start)
-        } else {
-            let idx = span.object_index(addr);
-            (idx, span.object_base(idx))
-        };
+        let (idx, base) = span.find_object(addr);
         if !seen.insert(base) {
             continue;
         }
         parent.insert(base, from);
         if !span.is_marked(idx) {
-            report(heap, n, base, addr, &parent);
+            report(word, n, base, addr, &parent);
         }
         if !span.spanclass.noscan() {
             for_each_member_in(span, base, |v| work.push((v, base)));
         }
     }
-    heap.stats
+    stats
         .checkmarked_objects
         .fetch_add(seen.len() as u64, std::sync::atomic::Ordering::Relaxed);
     true

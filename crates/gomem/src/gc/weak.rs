@@ -44,7 +44,10 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::alloc::arena;
 use crate::alloc::span::MSpan;
+use crate::gc::mark::{Drain, MarkState};
+use crate::gc::state::{GcWordCell, Phase};
 
 /// Shards of the weak-handle table.
 const WEAK_SHARDS: usize = 16;
@@ -148,5 +151,52 @@ impl WeakTable {
             }
         }
         span.weak_sweepgen.store(sweepgen, Ordering::Release);
+    }
+}
+
+/// Upgrades a weak handle (module header): the target's address if it is
+/// still alive, shaded for the cycle under way if there is one. `word` is
+/// the heap's GC word and `mark` its marking state.
+pub fn upgrade(handle: &WeakHandle, word: &AtomicU64, mark: &MarkState) -> Option<usize> {
+    loop {
+        let addr = handle.target();
+        if addr == 0 {
+            return None;
+        }
+        let span = arena::span_of(addr);
+        // SAFETY: a handle's target stays in this heap's arenas; span
+        // structs are never freed while the heap lives.
+        let span = unsafe { &*span };
+        let w = word.word();
+        if w.phase() == Phase::Off {
+            let _guard = span.lock_weak();
+            if word.word() != w {
+                continue;
+            }
+            let sg = w.sweepgen();
+            let ssg = span.sweepgen.load(Ordering::Acquire);
+            // Not yet swept for this cycle: waiting (h−2), being swept
+            // (h−1), or cached by a P since before the flip (h+1) and so
+            // swept only when that P lets it go.
+            let unswept =
+                ssg == sg.wrapping_sub(2) || ssg == sg.wrapping_sub(1) || ssg == sg.wrapping_add(1);
+            let alive = if unswept && span.weak_sweepgen.load(Ordering::Acquire) != sg {
+                let idx = span.find_object(addr).0;
+                handle.target() != 0 && span.is_marked(idx)
+            } else {
+                handle.target() != 0
+            };
+            return alive.then_some(addr);
+        }
+        let decided = word.with_registration(w.cycle(), || {
+            (handle.target() != 0).then(|| {
+                let mut drain = Drain::new(mark);
+                drain.shade(addr);
+                addr
+            })
+        });
+        if let Some(result) = decided {
+            return result;
+        }
     }
 }

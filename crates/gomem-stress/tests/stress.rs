@@ -1,4 +1,5 @@
-//! The stress oracle in CI (module `gomem::stress` explains the oracle).
+//! The stress oracle in CI (the `gomem-stress` crate's docs explain the
+//! oracle).
 //!
 //! Four mutators rewire one shared graph for ~40 s (release; ~12 s in a
 //! debug build) with GOGC=1 — cycles back to back — plus a forced
@@ -12,7 +13,7 @@
 
 use std::time::Duration;
 
-use gomem::stress::{self, StressConfig, StressReport};
+use gomem_stress::{self as stress, StressConfig, StressReport};
 
 fn check(report: &StressReport, min_cycles: u32) {
     eprintln!("{report}");
