@@ -35,8 +35,10 @@
 //! barriered stores: the barrier's slow path drains or chains its buffer and
 //! never waits for a mutator, nor runs user code.
 //!
-//! **Barrier.** Every store into the backing array is a `ValueSlot` store
-//! with the hybrid write barrier, so a HeapMap needs no collector support:
+//! **Barriers.** Every store into the backing array is a `ValueSlot` store
+//! with the hybrid write barrier, and every key or value handed to the
+//! caller goes through the load barrier (crate docs), so a HeapMap needs no
+//! collector support:
 //! its array is an ordinary traced slice, and the HeapMap itself is traced
 //! as one Member (its `Trace` impl).
 
@@ -190,8 +192,9 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
         let buf = self.buf.get(m)?;
         let i = Self::find(&buf, key.bits())?;
         // SAFETY: the array is in m's heap (it came from a Member, checked
-        // and set through the barrier), so its slots are too.
-        Some(unsafe { buf[2 * i + 1].get_in_heap() })
+        // and set through the barrier), so its slots are too. `Member::get`
+        // made the busy check.
+        Some(unsafe { buf[2 * i + 1].get_in_heap(m) })
     }
 
     /// Stores `value` under `key`; returns true if the key was new.
@@ -200,6 +203,7 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
     /// If the map does not lie in `m`'s heap, or the key or the value
     /// points into another heap.
     pub fn set(&self, m: &Mutator, key: Value<'_, O>, value: Value<'_, O>) -> bool {
+        m.check_not_busy();
         let (k, v) = (key.bits() as usize, value.bits() as usize);
         for w in [k, v] {
             if is_pointer_word(w) {
@@ -287,6 +291,7 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
     /// # Panics
     /// If the map holds entries but does not lie in `m`'s heap.
     pub fn remove(&self, m: &Mutator, key: Value<'_, O>) -> bool {
+        m.check_not_busy();
         let _g = self.lock();
         let Some(buf) = self.buf.get(m) else {
             return false;
@@ -317,8 +322,12 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
                 continue;
             }
             // SAFETY: the array is in m's heap (see `get`); the key word
-            // was stored as a value of this map (set checks its heap).
-            let (k, v) = unsafe { (Value::from_bits_unchecked(k as u64), pair[1].get_in_heap()) };
+            // was stored as a value of this map (set checks its heap); both
+            // go through the load barrier.
+            let (k, v) = unsafe { (pair[0].get_in_heap(m), pair[1].get_in_heap(m)) };
+            if k.bits() as usize <= TOMBSTONE {
+                continue; // removed meanwhile
+            }
             f(k, v);
         }
     }

@@ -39,6 +39,55 @@
 //! (`Box<[u8]>`, `Vec<String>`, `HashMap<String, u64>`, `Arc<str>`,
 //! `Mutex<u64>`, ...) are ordinary fields of heap objects.
 //!
+//! # Why the safe API is sound
+//!
+//! The collector frees nothing a mutator could still hold, by any route
+//! Rust allows. The argument, in DESIGN §4's terms:
+//!
+//! * **Its own stack.** A `Gc` borrows its `Mutator` shared; `safepoint`,
+//!   `collect`, `blocking` and `detach` take it mutably, so no `Gc` (nor
+//!   any `&T` derived from one) survives the point where the stack turns
+//!   black. Before that point the stack is grey and the barrier's insertion
+//!   half logs every pointer it stores; the deletion half logs every pointer
+//!   it overwrites.
+//! * **Another thread's stack.** A `Gc` is neither `Send` nor `Sync`, but
+//!   `&T` of a `T: Sync` object can be lent to another thread
+//!   (`std::thread::scope`), whose own Mutator may load a `Member` through
+//!   it. If that Mutator's stack is already black, the object it loads may
+//!   be reachable only from the lender's grey stack; Go's goroutines cannot
+//!   do this, so the hybrid barrier alone does not cover it. gomem adds a
+//!   **load barrier**: while a P's stack is black in a marking cycle, every
+//!   pointer it loads that is not marked is logged in its barrier buffer,
+//!   which the terminator checks like any barrier entry. (A lender cannot
+//!   pass a safepoint while its `&T` is out, so the cycle cannot end with
+//!   the lender's stack grey either.) Every other way into a black stack
+//!   already shades: allocation is black, `Root::get` returns a scanned
+//!   root, `Weak::upgrade` shades while marking.
+//! * **Two Mutators of one heap on one thread** would be the same transfer
+//!   without a thread (and `collect` through one would wait forever for the
+//!   other): `attach` panics if the thread already holds one.
+//! * **Code run by the collector.** A `Drop` runs while its P sweeps; it may
+//!   find a Mutator through a `thread_local!`. Every entry point that reads
+//!   or writes the heap through a Mutator (`Member`, `Root`, `Weak`,
+//!   `Vector`, `alloc`, `root`, `weak`, and the VM API: `ValueSlot`,
+//!   `ValueStack`, `WeakSet`, `HeapMap`) panics while that Mutator's P is
+//!   sweeping or assisting, and `attach` panics inside a Drop.
+//! * **The VM API** follows the same rules: `ValueSlot` and `HeapMap` loads
+//!   go through the load barrier and their stores through the hybrid
+//!   barrier; a `ValueStack` is part of its mutator's stack, scanned when
+//!   that stack turns black (`stack.rs` has the argument); a `WeakSet`
+//!   lookup shades what it returns while a cycle runs, as `Weak::upgrade`
+//!   does (`weakset.rs`).
+//! * **Sizes** are checked before they reach the allocator; an impossible
+//!   one is an `AllocError`, never a wrapped size.
+//!
+//! What it costs: the busy check and the load barrier's test are one load of
+//! an owner-only flag each on `Member::get`/`set`; the load barrier's work
+//! (a span lookup and a mark-bit test per load) is paid only by black Ps
+//! during Mark (`benches/barrier.rs`, `benches/mark.rs`). Each hole has its
+//! reproducer in `tests/hostile.rs`; each half of the protocol its
+//! deterministic test in `tests/phases.rs`.
+//!
 //! # Module map
 //!
 //! The imports form a stack; each layer uses only the layers below it, with

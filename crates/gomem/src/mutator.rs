@@ -108,6 +108,7 @@ impl Mutator {
             "gomem: attach() called from the Drop of a heap object; a Drop cannot reach the heap"
         );
         let inner = heap.inner();
+        note_attached(inner.mheap.id);
         let p = inner.take_p();
         static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let m = Mutator {
@@ -179,12 +180,46 @@ impl Mutator {
         }
     }
 
+    /// Panics if this P is in the middle of an operation that runs user
+    /// code (the Drop of a swept object, a Trace during an assist): that code
+    /// found this Mutator some other way (a thread-local, say), and a Drop
+    /// must not reach the heap (DESIGN §3). Every entry point that reads or
+    /// writes the heap through a Mutator calls this first: one load of an
+    /// owner-only flag on the P.
     #[inline(always)]
-    fn check_not_busy(&self) {
-        assert!(
-            !self.p().local.busy.get(),
-            "gomem: a Drop running during sweeping tried to use the heap's Mutator"
-        );
+    pub(crate) fn check_not_busy(&self) {
+        if self.p().local.busy.get() {
+            heap_used_from_a_drop();
+        }
+    }
+
+    /// The load barrier: a P whose stack is black in a marking cycle shades
+    /// every pointer it loads from the heap. Go needs no such barrier (a
+    /// goroutine gets pointers only through the heap or its own stack), but
+    /// Rust can carry a `&T` from one mutator's `Gc` to another thread, whose
+    /// black mutator could then load a pointer reachable only from the first
+    /// mutator's still-grey stack, store it where the insertion half no
+    /// longer looks, and leave it white at termination. Logging it in the
+    /// barrier buffer hands it to the terminator's check like any barrier
+    /// entry, so it is marked before the cycle can end. Outside a marking
+    /// cycle, and for a grey P (whose insertion half logs what it stores),
+    /// the cost is one load of an owner-only flag.
+    #[inline(always)]
+    pub(crate) fn load_barrier(&self, v: usize) {
+        if self.p().local.shade_loads.get() {
+            self.shade_loaded(v);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shade_loaded(&self, v: usize) {
+        // SAFETY: `v` was loaded from a Member of this heap, so it is an
+        // object of this heap, whose span lives as long as the heap.
+        let span = unsafe { &*arena::span_of(v) };
+        if !span.is_marked(span.find_object(v).0) {
+            self.log(v);
+        }
     }
 
     /// A safepoint: this mutator holds no `Gc` here (it is borrowed
@@ -455,7 +490,7 @@ impl Mutator {
                 self.publish_small(span, idx);
                 Ok((addr, None))
             }
-            Layout::Typed if size + FOOTER_BYTES <= MAX_SMALL_SIZE => {
+            Layout::Typed if size <= MAX_SMALL_SIZE - FOOTER_BYTES => {
                 let spc = SpanClass::new(size_to_class(size + FOOTER_BYTES), false);
                 let (span, idx, addr) = self.take_small_slot(spc)?;
                 let footer = addr + span.elemsize - FOOTER_BYTES;
@@ -513,7 +548,8 @@ impl Mutator {
         noscan: bool,
     ) -> Result<(usize, Option<&'static MSpan>), AllocError> {
         let inner = self.inner();
-        let s = inner.centrals.alloc_large(inner, size, noscan)?;
+        // Taking pages may sweep spans first, running Drops.
+        let s = self.with_busy(|| inner.centrals.alloc_large(inner, size, noscan))?;
         cycle::maybe_start(inner);
         // No zeroing here even when the pages were used before: the value
         // is written whole, and a large scan object is traced through its
@@ -522,6 +558,8 @@ impl Mutator {
         if self.p().local.alloc_black.get() {
             self.allocate_black(span, 0, true);
         }
+        // Only now may a sweeper see the span: its mark bit is final.
+        inner.centrals.publish_large(s);
         Ok((span.start, (!noscan).then_some(span)))
     }
 
@@ -579,6 +617,11 @@ impl Mutator {
 
     #[cold]
     fn assist(&self, debt: i64) {
+        // Marking runs Trace impls: user code, as far as a Drop is.
+        self.with_busy(|| self.assist_marking(debt));
+    }
+
+    fn assist_marking(&self, debt: i64) {
         let inner = self.inner();
         let p = self.p();
         let n = p.local.adopted.get().cycle();
@@ -598,6 +641,7 @@ impl Mutator {
     /// Registers `gc` as a root: it stays alive across safepoints until the
     /// returned handle is dropped.
     pub fn root<T>(&self, gc: Gc<'_, T>) -> Root<T> {
+        self.check_not_busy();
         self.check_same_heap(gc.addr());
         let slot = self.inner().root_register(self.p().id, gc.addr());
         Root::from_slot(self.heap.clone(), slot)
@@ -605,6 +649,7 @@ impl Mutator {
 
     /// A weak pointer to `gc`'s object.
     pub fn weak<T>(&self, gc: Gc<'_, T>) -> Weak<T> {
+        self.check_not_busy();
         let addr = gc.addr();
         self.check_same_heap(addr);
         let span = arena::span_of(addr);
@@ -690,8 +735,32 @@ impl Mutator {
     }
 }
 
+thread_local! {
+    /// The heaps this thread holds a Mutator of (rarely more than one).
+    static ATTACHED: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records that this thread attaches to heap `id`; panics if it already
+/// holds a Mutator of that heap (see `Heap::attach`).
+fn note_attached(id: u32) {
+    ATTACHED.with(|a| {
+        let mut a = a.borrow_mut();
+        if a.contains(&id) {
+            panic!("gomem: this thread is already attached to this heap (one Mutator per heap per thread; pass the Mutator you have)");
+        }
+        a.push(id);
+    });
+}
+
+fn note_detached(id: u32) {
+    // `try_with`: a Mutator dropped during thread teardown may outlive the
+    // thread-local, which then needs no update.
+    let _ = ATTACHED.try_with(|a| a.borrow_mut().retain(|&x| x != id));
+}
+
 impl Drop for Mutator {
     fn drop(&mut self) {
+        note_detached(self.heap_id);
         let inner = self.heap.inner();
         let p = self.p();
         // SAFETY: this thread runs the P; nothing can read the stacks of a
@@ -718,6 +787,12 @@ fn check_members_null<T: Trace>(value: &T) {
             std::any::type_name::<T>()
         );
     }
+}
+
+#[cold]
+#[inline(never)]
+fn heap_used_from_a_drop() -> ! {
+    panic!("gomem: the heap was used from the Drop of a heap object (or from a Trace) through a Mutator; a Drop cannot reach the heap")
 }
 
 #[cold]

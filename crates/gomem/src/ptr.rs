@@ -151,11 +151,13 @@ impl<T> Member<T> {
     /// If this Member does not lie inside an object of `m`'s heap.
     #[inline]
     pub fn get<'m>(&self, m: &'m Mutator) -> Option<Gc<'m, T>> {
+        m.check_not_busy();
         let v = self.raw.load(Ordering::Acquire);
         if v == 0 {
             return None;
         }
         m.check_member_home(self as *const Self as usize);
+        m.load_barrier(v);
         // SAFETY: the Member lives in m's heap (checked), so its value is an
         // object of that heap (set only through `set`, which checks the
         // target's heap), reachable from the object holding the Member, which
@@ -171,6 +173,7 @@ impl<T> Member<T> {
     /// `value` points into another heap.
     #[inline]
     pub fn set(&self, m: &Mutator, value: Option<Gc<'_, T>>) {
+        m.check_not_busy();
         let new = value.map_or(0, Gc::addr);
         m.check_member_home(self as *const Self as usize);
         if new != 0 {
@@ -233,6 +236,7 @@ impl<T> Root<T> {
     /// If `m` is attached to another heap.
     #[inline]
     pub fn get<'m>(&self, m: &'m Mutator) -> Gc<'m, T> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let addr = self.heap.inner().root_load(self.slot);
         // SAFETY: a registered root keeps its target alive; the target is an
@@ -245,6 +249,7 @@ impl<T> Root<T> {
     /// # Panics
     /// If `m` or `value` belongs to another heap.
     pub fn set(&self, m: &Mutator, value: Gc<'_, T>) {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         m.check_same_heap(value.addr());
         self.heap.inner().root_store(self.slot, value.addr());
@@ -304,6 +309,7 @@ impl<T> Weak<T> {
     /// # Panics
     /// If `m` is attached to another heap.
     pub fn upgrade<'m>(&self, m: &'m Mutator) -> Option<Gc<'m, T>> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let addr = m.upgrade_weak(&self.handle)?;
         // SAFETY: `upgrade_weak` returned the target only after proving it

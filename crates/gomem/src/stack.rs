@@ -180,7 +180,7 @@ impl<O> ValueStack<O> {
         self.len -= 1;
         self.publish_len();
         // SAFETY: the slot was written by a push; see `read`.
-        unsafe { self.read(self.len) }
+        unsafe { self.read(m, self.len) }
     }
 
     /// The value at `i` (0 is the bottom).
@@ -194,7 +194,7 @@ impl<O> ValueStack<O> {
             out_of_range(i, self.len);
         }
         // SAFETY: i < len.
-        unsafe { self.read(i) }
+        unsafe { self.read(m, i) }
     }
 
     /// Overwrites the value at `i` (a plain store).
@@ -228,16 +228,21 @@ impl<O> ValueStack<O> {
             out_of_range(distance_from_top, self.len);
         }
         // SAFETY: the index is below len.
-        unsafe { self.read(self.len - 1 - distance_from_top) }
+        unsafe { self.read(m, self.len - 1 - distance_from_top) }
     }
 
     /// # Safety
     /// `i` is below the length the stack had when the caller checked it,
     /// and the caller is the owner (checked).
     #[inline(always)]
-    unsafe fn read<'m>(&self, i: usize) -> Value<'m, O> {
+    unsafe fn read<'m>(&self, m: &'m Mutator, i: usize) -> Value<'m, O> {
         // SAFETY: slot i < cap was written by push or set.
         let w = unsafe { self.ptr.add(i).read() };
+        if is_pointer_word(w as usize) {
+            // A pointer handed out: never to a Drop run by the collector
+            // (crate docs). Numbers skip the check.
+            m.check_not_busy();
+        }
         // The value was on this stack, a root of the owner's P since it was
         // pushed (module header), and the caller is the owner, whose next
         // safepoint ends 'm: the object stays alive for 'm.

@@ -32,10 +32,14 @@
 //! heap; a slot is created holding an immediate only (pointers are stored
 //! after placement, through the barrier).
 //!
-//! **Barrier.** `ValueSlot::set` runs the same hybrid write barrier as
+//! **Barriers.** `ValueSlot::set` runs the same hybrid write barrier as
 //! `Member::set` (`Mutator::write_barrier`): it logs the old word if it is a
 //! pointer, and the new word if it is a pointer and the mutator's stack is
-//! still grey. Immediates never reach the barrier buffer.
+//! still grey. `ValueSlot::get` runs the same load barrier as `Member::get`
+//! on a pointer (a P whose stack is black during marking logs what it loads
+//! unless it is marked: the crate docs explain the route it closes). Both
+//! refuse to run from a Drop (the busy check). Immediates never reach
+//! either barrier.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -315,9 +319,11 @@ impl<O> ValueSlot<O> {
     /// `m`'s heap.
     #[inline]
     pub fn get<'m>(&self, m: &'m Mutator) -> Value<'m, O> {
+        m.check_not_busy();
         let w = self.raw.load(Ordering::Acquire);
         if is_pointer_word(w) {
             m.check_member_home(self as *const Self as usize);
+            m.load_barrier(w);
         }
         // SAFETY: an immediate is always valid. A pointer was stored by
         // `set`, which checked it is an `O` of this slot's heap, and the slot
@@ -334,6 +340,7 @@ impl<O> ValueSlot<O> {
     /// pointer into another heap.
     #[inline]
     pub fn set(&self, m: &Mutator, v: Value<'_, O>) {
+        m.check_not_busy();
         let w = v.bits as usize;
         if is_pointer_word(w) {
             m.check_same_heap(w);
@@ -341,16 +348,20 @@ impl<O> ValueSlot<O> {
         self.set_word(m, w);
     }
 
-    /// Reads a slot known to lie in `m`'s heap (no home check).
+    /// Reads a slot known to lie in `m`'s heap (no home check; the load
+    /// barrier runs, the caller has made the busy check).
     ///
     /// # Safety
-    /// The slot lies inside an object of the heap of the Mutator whose
-    /// borrow is `'m` (for example: an element of a heap array reached
-    /// through a `Member`).
+    /// The slot lies inside an object of `m`'s heap (for example: an
+    /// element of a heap array reached through a `Member`).
     #[inline(always)]
-    pub(crate) unsafe fn get_in_heap<'m>(&self) -> Value<'m, O> {
+    pub(crate) unsafe fn get_in_heap<'m>(&self, m: &'m Mutator) -> Value<'m, O> {
+        let w = self.raw.load(Ordering::Acquire);
+        if is_pointer_word(w) {
+            m.load_barrier(w);
+        }
         // See `get`; the caller vouches for the home check.
-        Value::from_bits_unchecked(self.raw.load(Ordering::Acquire) as u64)
+        Value::from_bits_unchecked(w as u64)
     }
 
     /// Stores a word with the barrier but no home check.

@@ -201,6 +201,7 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
         mut eq: impl FnMut(&O) -> bool,
         make: impl FnOnce(&'m Mutator) -> Gc<'m, O>,
     ) -> Gc<'m, O> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let mut make = Some(make);
         let mut made: Option<Gc<'m, O>> = None;
@@ -242,6 +243,7 @@ impl<O: Trace + Send + 'static> WeakSet<O> {
         hash: u64,
         mut eq: impl FnMut(&O) -> bool,
     ) -> Option<Gc<'m, O>> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let mut found = Candidates::new();
         self.lookup(m.heap().inner(), hash, &mut found);

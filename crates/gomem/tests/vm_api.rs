@@ -285,10 +285,12 @@ fn values_move_between_stack_and_heap_during_marking() {
 #[test]
 #[should_panic(expected = "Mutator other than the one that made it")]
 fn a_value_stack_refuses_another_mutator() {
+    // One Mutator per heap per thread: the other one here is of another heap.
     let heap = Heap::new(debug());
+    let other = Heap::new(debug());
     let m1 = heap.attach();
     let mut stack: ValueStack<Obj> = m1.value_stack();
-    let m2 = heap.attach();
+    let m2 = other.attach();
     stack.push(&m2, Value::nil());
 }
 
@@ -679,4 +681,71 @@ fn the_readme_example_compiles_and_runs() {
     let x = stack.pop(&m).as_number();
     assert_eq!(x, Some(1.5));
     assert!(matches!(&*stack.pop(&m).as_gc().unwrap(), Obj::Str(s) if &**s == "x"));
+}
+
+/// The load barrier (crate docs, tests/hostile.rs H2) covers value slots
+/// and heap maps: a black mutator on another thread loads, through a `&Obj`
+/// lent to it, a value reachable only from the lender's grey stack, and
+/// stores it into a rooted object; it must survive.
+#[test]
+fn a_value_loaded_by_a_black_mutator_through_a_shared_reference_survives() {
+    use gomem::Phase;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+    for use_map in [false, true] {
+        let heap = Heap::new(debug().gc_percent(None));
+        let mut m1 = heap.attach();
+        let root = m1.root(m1.alloc(Obj::Pair(ValueSlot::nil(), ValueSlot::nil())));
+        let collector = {
+            // `h` is only on m1's Rust stack (grey for the whole cycle).
+            let h = if use_map {
+                let t = m1.alloc(Obj::Table(HeapMap::new()));
+                t.table()
+                    .set(&m1, Value::from_number(1.0), string(&m1, "canary"));
+                t
+            } else {
+                let p = m1.alloc(Obj::Pair(ValueSlot::nil(), ValueSlot::nil()));
+                p.pair().0.set(&m1, string(&m1, "canary"));
+                p
+            };
+            let hc = heap.clone();
+            let collector = std::thread::spawn(move || hc.attach().collect());
+            let hr: &Obj = &h;
+            let done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut mt = heap.attach();
+                    while heap.gc_phase() != Phase::Mark {
+                        mt.safepoint();
+                        std::thread::yield_now();
+                    }
+                    mt.safepoint(); // mt's stack is black now
+                    std::thread::sleep(Duration::from_millis(50));
+                    let v = match hr {
+                        Obj::Table(t) => t.get(&mt, Value::from_number(1.0)).unwrap(),
+                        Obj::Pair(a, _) => a.get(&mt),
+                        _ => unreachable!(),
+                    };
+                    let r = root.get(&mt);
+                    r.pair().1.set(&mt, v);
+                    done.store(true, Ordering::Release);
+                });
+                while !done.load(Ordering::Acquire) {
+                    let _ = m1.alloc(0u64);
+                }
+            });
+            collector
+        };
+        m1.safepoint();
+        m1.blocking(|| collector.join().expect("collector thread"));
+        churn(&m1, 5000);
+        m1.collect();
+        m1.collect();
+        let r = root.get(&m1);
+        let v = r.pair().1.get(&m1);
+        assert_eq!(
+            v.as_gc().expect("stored by the other thread").str(),
+            "canary"
+        );
+    }
 }

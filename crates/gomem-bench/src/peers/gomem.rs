@@ -112,6 +112,10 @@ impl BinaryTrees for Bt<'_> {
 
     fn churn_many(&mut self, d: u32, iterations: u64) -> u64 {
         let (heap, threads) = (self.heap, self.threads);
+        if threads == 1 {
+            // This thread's own Mutator: a thread holds one per heap.
+            return (0..iterations).map(|_| self.churn(d)).sum();
+        }
         self.m
             .blocking(|| churn_on_threads(heap, d, iterations, threads))
     }
@@ -128,8 +132,9 @@ impl BinaryTrees for Bt<'_> {
     }
 }
 
-/// Churns `iterations` trees of depth `depth` on `threads` mutators of
-/// their own, sharing the iterations out; the sum of their counts.
+/// Churns `iterations` trees of depth `depth` on `threads` threads with
+/// mutators of their own, sharing the iterations out; the sum of their
+/// counts.
 fn churn_on_threads(heap: &Heap, depth: u32, iterations: u64, threads: usize) -> u64 {
     let work = |count: u64| {
         let mut m = heap.attach();
@@ -143,9 +148,6 @@ fn churn_on_threads(heap: &Heap, depth: u32, iterations: u64, threads: usize) ->
         }
         sum
     };
-    if threads == 1 {
-        return work(iterations);
-    }
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads as u64)
             .map(|i| {

@@ -96,21 +96,28 @@ impl Centrals {
         self.lists.iter().map(|c| &**c)
     }
 
-    /// Allocates the span of a large object from the page heap and records
-    /// it on its mcentral's full swept set so that sweepers find it.
+    /// Allocates the span of a large object from the page heap. The caller
+    /// colours the object, then hands the span to
+    /// [`Centrals::publish_large`]: until then no sweeper can see it. (A span
+    /// published first could be swept as dead by the background sweeper,
+    /// after a flip, before its allocating mutator marked it black.)
     pub fn alloc_large(
         &self,
         heap: &impl Sweeper,
         bytes: usize,
         noscan: bool,
     ) -> Result<SpanPtr, AllocError> {
-        let s = heap.mheap().alloc_large(bytes, noscan, heap.sweepgen())?;
+        heap.mheap().alloc_large(bytes, noscan, heap.sweepgen())
+    }
+
+    /// Records a large object's span on its mcentral's full swept set so
+    /// that sweepers find it.
+    pub fn publish_large(&self, s: SpanPtr) {
         let span = s.span();
         // Push with the generation the span was made at, so that a flip in
         // between puts it on the set that will sweep it.
         self.get(span.spanclass)
             .push_swept(span.sweepgen.load(Ordering::Acquire), s);
-        Ok(s)
     }
 }
 

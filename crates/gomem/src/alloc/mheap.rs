@@ -210,6 +210,19 @@ impl MHeap {
         NonNull::from(&*self.empty_span)
     }
 
+    /// Calls `f` for every span in use, under the heap lock (checkmark's
+    /// check that no mark bit outlives its cycle).
+    pub fn for_each_span_in_use(&self, mut f: impl FnMut(&MSpan)) {
+        let l = self.locked.lock();
+        for s in &l.all_spans {
+            // SAFETY: span structs live as long as the heap (span.rs).
+            let span = unsafe { s.as_ref() };
+            if span.state.load(Ordering::Acquire) == SpanState::InUse as u8 {
+                f(span);
+            }
+        }
+    }
+
     /// Pages needed for `bytes`, or `TooLarge`.
     pub fn pages_for(bytes: usize) -> Result<usize, AllocError> {
         if bytes > MAX_ALLOC_BYTES {

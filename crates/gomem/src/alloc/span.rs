@@ -354,6 +354,15 @@ impl MSpan {
         self.mark_words()[idx / 64].load(Ordering::Acquire) >> (idx % 64) & 1 == 1
     }
 
+    /// The first marked slot, if any (checkmark's check that no mark bit
+    /// outlives its cycle).
+    pub fn first_marked(&self) -> Option<usize> {
+        self.mark_words().iter().enumerate().find_map(|(i, w)| {
+            let w = w.load(Ordering::Acquire);
+            (w != 0).then(|| i * 64 + w.trailing_zeros() as usize)
+        })
+    }
+
     /// Number of marked slots.
     #[cfg(test)]
     pub fn count_marked(&self) -> usize {

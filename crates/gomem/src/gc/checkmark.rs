@@ -16,11 +16,22 @@
 //! traversal only *tries* each shard lock; if one is busy it gives up, the
 //! cycle goes back to Mark (the root operation set `dirty` anyway) and the
 //! check runs again at the next termination.
+//!
+//! A second check runs at the start of each cycle, before `Off → Arm`: no
+//! span in use may still carry a mark bit. Sweep n−1 is complete by then and
+//! turned every mark into an alloc bit; a mark bit left over (an object
+//! allocated black into a span already swept for the next cycle, say) would
+//! make an object black in cycle n before anyone scanned it, and the sweep
+//! after n would keep its white children's memory for the wrong reason, or
+//! free them while it is reachable. Nobody sets a mark bit in Off (allocate-
+//! black is off on every P once the flip is adopted, which sweep completion
+//! waits for), so the check is exact.
 
 use std::collections::{HashMap, HashSet};
 
 use std::sync::atomic::AtomicU64;
 
+use crate::alloc::mheap::MHeap;
 use crate::gc::mark::{for_each_member_in, live_span_of};
 use crate::gc::roots::RootTable;
 use crate::gc::state::GcWordCell;
@@ -46,18 +57,18 @@ fn report(word: &AtomicU64, n: u32, base: usize, addr: usize, parent: &HashMap<u
             span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
         )
     };
-    eprintln!(
+    let mut report = format!(
         "gomem: checkmark: reachable object {base:#x} (pointer {addr:#x}) was not marked by cycle {n}: {}",
         describe(base)
     );
     let mut cur = parent.get(&base).copied().unwrap_or(0);
     let mut depth = 0;
     while cur != 0 && depth < 8 {
-        eprintln!("  reached from {}", describe(cur));
+        report.push_str(&format!("\n  reached from {}", describe(cur)));
         cur = parent.get(&cur).copied().unwrap_or(0);
         depth += 1;
     }
-    std::process::abort();
+    crate::gc::fatal(&report);
 }
 
 /// Verifies cycle `n`'s marks (module header), from the roots in `roots`;
@@ -91,4 +102,20 @@ pub(crate) fn verify(roots: &RootTable, word: &AtomicU64, stats: &GcStats, n: u3
         .checkmarked_objects
         .fetch_add(seen.len() as u64, std::sync::atomic::Ordering::Relaxed);
     true
+}
+
+/// Aborts if a span in use still carries a mark bit when cycle `n` is about
+/// to start (module header).
+pub(crate) fn no_mark_survives(mheap: &MHeap, n: u32) {
+    mheap.for_each_span_in_use(|span| {
+        if let Some(idx) = span.first_marked() {
+            let msg = format!(
+                "gomem checkmark: before cycle {n}, span {:#x} (class {}, sweepgen {}) still has slot {idx} marked: a mark bit outlived its cycle",
+                span.start,
+                span.spanclass.size_class(),
+                span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
+            );
+            crate::gc::fatal(&msg);
+        }
+    });
 }

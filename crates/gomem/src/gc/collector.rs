@@ -351,7 +351,10 @@ impl Collector {
         self.stats.num_gc.fetch_add(1, Ordering::Relaxed);
         let record = self.cycle_record(n, heap_end, marked, goal);
         if self.config.gctrace_value() {
-            eprintln!("{}", format_gctrace(&record));
+            // Not `eprintln!`: it panics when stderr is gone (a closed pipe),
+            // and a trace line is not worth the collector thread.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{}", format_gctrace(&record));
         }
         self.stats.push_cycle(record);
     }

@@ -61,7 +61,7 @@ pub(crate) fn start_threads(heap: &Arc<Collector>) {
         let heap = heap.clone();
         std::thread::Builder::new()
             .name("gomem-gc".into())
-            .spawn(move || coordinator(heap))
+            .spawn(move || fatal_on_panic("the collector thread", || coordinator(heap)))
             .expect("gomem: cannot spawn the collector thread")
     };
     heap.control
@@ -74,10 +74,24 @@ pub(crate) fn start_threads(heap: &Arc<Collector>) {
         let h = heap.clone();
         let t = std::thread::Builder::new()
             .name(format!("gomem-mark-{i}"))
-            .spawn(move || worker(h))
+            .spawn(move || fatal_on_panic("a mark worker", || worker(h)))
             .expect("gomem: cannot spawn a mark worker");
         heap.control.workers.lock().push(t.thread().clone());
         threads.push(t);
+    }
+}
+
+/// Runs a collector thread's loop; a panic there is a collector bug that
+/// would leave every `collect` waiting forever, so it aborts the process
+/// with the panic's message instead (a test then fails, it does not hang).
+fn fatal_on_panic(who: &str, f: impl FnOnce()) {
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        super::fatal(&format!("gomem: fatal: {who} panicked: {msg}"));
     }
 }
 
@@ -265,6 +279,9 @@ pub(crate) fn start_cycle(heap: &Collector, n: u32) -> bool {
     let from = GcWord::new(Phase::Off, n - 1);
     if heap.gc_word().word() != from || heap.swept_cycle() != n - 1 {
         return false;
+    }
+    if heap.config.checkmark_value() {
+        super::checkmark::no_mark_survives(&heap.mheap, n);
     }
     heap.mark.reset_counters();
     heap.on_cycle_start(n);

@@ -117,14 +117,13 @@ fn bad_member(span: &MSpan, base: usize, v: usize) -> ! {
     let words: Vec<String> = (0..(span.elemsize / 8).min(8))
         .map(|i| format!("{:#x}", unsafe { *((base + 8 * i) as *const usize) }))
         .collect();
-    eprintln!(
+    super::fatal(&format!(
         "gomem: fatal: object {base:#x} (class {}, {} B, typed={typed}, heap bits {bits:#b}, marked={}, span sweepgen {}) holds {v:#x}, which is in no heap span; words {words:?}",
         span.spanclass.size_class(),
         span.elemsize,
         span.is_marked(idx),
         span.sweepgen.load(Ordering::Relaxed),
-    );
-    std::process::abort();
+    ));
 }
 
 /// A Member held a value that is not in any heap: the heap is corrupt (a
@@ -132,8 +131,9 @@ fn bad_member(span: &MSpan, base: usize, v: usize) -> ! {
 #[cold]
 #[inline(never)]
 fn not_a_heap_pointer(addr: usize) -> ! {
-    eprintln!("gomem: fatal: marking found pointer {addr:#x}, which is in no heap span");
-    std::process::abort();
+    super::fatal(&format!(
+        "gomem: fatal: marking found pointer {addr:#x}, which is in no heap span"
+    ));
 }
 
 /// One agent's view of marking: a private stack of grey objects (Go's

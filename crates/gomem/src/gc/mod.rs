@@ -34,3 +34,17 @@ pub(crate) mod weak;
 pub fn panicked_drops() -> u64 {
     sweep::PANICKED_DROPS.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Reports a broken collector invariant and aborts the process (Go throws
+/// the same way: continuing would hand out freed memory). The report goes
+/// straight to the process's stderr, not through `eprintln!`, which a test
+/// harness captures and would lose with the abort.
+#[cold]
+#[inline(never)]
+pub(crate) fn fatal(report: &str) -> ! {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{report}");
+    let _ = err.flush();
+    std::process::abort();
+}

@@ -14,7 +14,9 @@
 //!   turn the barrier on with both halves (the stack is grey), allocate white.
 //! * `Mark(n)`: allocate black, grey the tiny block. At the next safepoint
 //!   (where the mutator holds no `Gc`) the stack turns black:
-//!   `stack_black_cycle = n`, and the barrier drops its insertion half.
+//!   `stack_black_cycle = n`, the barrier drops its insertion half and the
+//!   load barrier goes on (`Mutator::load_barrier`: a black P shades what it
+//!   loads, because Rust can hand it a `&T` from another thread's grey stack).
 //! * `Off(n)` (the flip): release every cached span (they are swept as they
 //!   go back), barrier and allocate-black off, drop the buffer, forget the
 //!   tiny block.
@@ -72,6 +74,9 @@ pub(crate) struct PLocal {
     pub(crate) log_new: Cell<bool>,
     pub(crate) alloc_black: Cell<bool>,
     pub(crate) busy: Cell<bool>,
+    /// Load barrier on: this P's stack is black in a marking cycle, so a
+    /// pointer it loads must not stay white (`Mutator::load_barrier`).
+    pub(crate) shade_loads: Cell<bool>,
     pub(crate) assist_debt: Cell<i64>,
     pub(crate) black_bytes: Cell<usize>,
 }
@@ -100,6 +105,7 @@ impl P {
                 log_new: Cell::new(false),
                 alloc_black: Cell::new(false),
                 busy: Cell::new(false),
+                shade_loads: Cell::new(false),
                 assist_debt: Cell::new(0),
                 black_bytes: Cell::new(0),
             },
@@ -156,6 +162,7 @@ impl P {
         self.wb.reset(n);
         self.local.barrier_on.set(true);
         self.local.log_new.set(true);
+        self.local.shade_loads.set(false);
         self.local.alloc_black.set(false);
         self.local.adopted.set(GcWord::new(Phase::Arm, n));
     }
@@ -176,6 +183,7 @@ impl P {
         self.flush_black_bytes(heap.mark());
         self.local.barrier_on.set(false);
         self.local.log_new.set(false);
+        self.local.shade_loads.set(false);
         self.local.alloc_black.set(false);
         self.wb.reset(n);
         self.local.adopted.set(GcWord::new(Phase::Off, n));
@@ -188,6 +196,7 @@ impl P {
             // SAFETY: only the P's owner calls this (adopt, safepoint).
             unsafe { self.stacks.shade_all(heap.gc_word(), heap.mark(), n) };
             self.local.log_new.set(false);
+            self.local.shade_loads.set(true);
             self.stack_black_cycle.store(n, Ordering::Release);
         }
     }

@@ -135,7 +135,10 @@ fn run_drop(ty: &TypeInfo, base: usize) {
     IN_DROP.with(|f| f.set(false));
     if result.is_err() {
         PANICKED_DROPS.fetch_add(1, Ordering::Relaxed);
-        eprintln!(
+        // Not `eprintln!`, which panics if stderr is gone.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "gomem: Drop of a `{}` at {base:#x} panicked during sweeping; the object was freed anyway",
             (ty.name)()
         );
