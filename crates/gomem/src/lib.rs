@@ -31,6 +31,14 @@
 //! assert_eq!(n.left.get(&m).unwrap().value, 2);
 //! ```
 //!
+//! For language VMs: [`Value`] (a number, bool, nil or pointer in one
+//! word), [`ValueSlot`] (a value field in a heap object), [`ValueStack`] (an
+//! operand stack written with plain stores and scanned at safepoints, as Go
+//! scans goroutine stacks), [`WeakSet`] (weak interning, Go's
+//! `unique.Make`) and [`HeapMap`] (a hash map in the heap). Plain std types
+//! (`Box<[u8]>`, `Vec<String>`, `HashMap<String, u64>`, `Arc<str>`,
+//! `Mutex<u64>`, ...) are ordinary fields of heap objects.
+//!
 //! # Why the safe API is sound
 //!
 //! The collector frees nothing a mutator could still hold, by any route
@@ -61,8 +69,15 @@
 //! * **Code run by the collector.** A `Drop` runs while its P sweeps; it may
 //!   find a Mutator through a `thread_local!`. Every entry point that reads
 //!   or writes the heap through a Mutator (`Member`, `Root`, `Weak`,
-//!   `Vector`, `alloc`, `root`, `weak`) panics while that Mutator's P is
+//!   `Vector`, `alloc`, `root`, `weak`, and the VM API: `ValueSlot`,
+//!   `ValueStack`, `WeakSet`, `HeapMap`) panics while that Mutator's P is
 //!   sweeping or assisting, and `attach` panics inside a Drop.
+//! * **The VM API** follows the same rules: `ValueSlot` and `HeapMap` loads
+//!   go through the load barrier and their stores through the hybrid
+//!   barrier; a `ValueStack` is part of its mutator's stack, scanned when
+//!   that stack turns black (`stack.rs` has the argument); a `WeakSet`
+//!   lookup shades what it returns while a cycle runs, as `Weak::upgrade`
+//!   does (`weakset.rs`).
 //! * **Sizes** are checked before they reach the allocator; an impossible
 //!   one is an `AllocError`, never a wrapped size.
 //!
@@ -85,7 +100,7 @@
 //! | types | `trace.rs` | the `Trace` trait, type descriptors, layouts |
 //! | allocator | `alloc/`: `sizeclass`, `os`, `arena`, `pages`, `span`, `mheap`, `central`, `cache` | Go's tables; address space; the arena map; free page runs; spans with their alloc, mark and heap bits; pages → spans; the mcentrals (lazy sweeping through the `Sweeper` trait); the per-P mcache |
 //! | collector | `gc/`: `mark`, `roots`, `weak`, `sweep`, `barrier`, `pacer`, `scavenge`, `checkmark`, `proc`, `collector`, `cycle` | greying and draining; the root table; weak pointers and their upgrade; sweeping a span; the write barrier's buffer and slow path; goal, trigger, assists and CPU limiter; returning pages to the OS; checkmark; the P and phase adoption; one heap's shared state and the `Heap` handle; the coordinator and mark workers |
-//! | API | `mutator.rs`, `ptr.rs`, `slice.rs` | `Mutator` (allocation, polls, the barrier's fast path); `Gc`, `Member`, `Root`, `Weak`; `Slice`, `Vector` |
+//! | API | `mutator.rs`, `ptr.rs`, `slice.rs`, `value.rs`, `stack.rs`, `weakset.rs`, `heapmap.rs` | `Mutator` (allocation, polls, the barrier's fast path); `Gc`, `Member`, `Root`, `Weak`; `Slice`, `Vector`; the VM API: `Value`, `ValueSlot`, `ValueStack`, `WeakSet`, `HeapMap` |
 //! | handle | `heap.rs` | the public methods of [`Heap`] |
 //!
 //! `alloc/` imports nothing from `gc/`: the collector reaches down through
@@ -102,13 +117,17 @@ mod alloc;
 mod config;
 mod gc;
 mod heap;
+mod heapmap;
 #[doc(hidden)]
 pub mod hooks;
 mod mutator;
 mod ptr;
 mod slice;
+mod stack;
 mod stats;
 mod trace;
+mod value;
+mod weakset;
 
 pub use alloc::mheap::AllocError;
 pub use alloc::os::{rss_bytes, OsError};
@@ -116,11 +135,15 @@ pub use config::{Config, ConfigError};
 pub use gc::collector::Heap;
 pub use gc::state::Phase;
 pub use gomem_derive::Trace;
+pub use heapmap::HeapMap;
 pub use mutator::{Mutator, ObjectKind};
 pub use ptr::{Gc, Member, Root, Weak};
 pub use slice::{Slice, Vector};
+pub use stack::ValueStack;
 pub use stats::{CycleRecord, GcSummary, MemStats, SizeClassStats};
 pub use trace::{Trace, Tracer};
+pub use value::{Value, ValueSlot};
+pub use weakset::WeakSet;
 
 /// What `#[derive(Trace)]` expands to. Not part of the stable API.
 #[doc(hidden)]

@@ -38,7 +38,7 @@
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -54,7 +54,9 @@ use crate::gc::sweep;
 use crate::gc::weak::WeakHandle;
 use crate::ptr::{Gc, Root, Weak};
 use crate::slice::Slice;
-use crate::trace::{layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES};
+use crate::trace::{
+    is_pointer_word, layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES,
+};
 
 /// Allocation, in bytes, between mark assists (Go: 64 KiB of scan work).
 const ASSIST_CHUNK_BYTES: i64 = 64 << 10;
@@ -93,6 +95,8 @@ pub struct Mutator {
     heap: Heap,
     p: NonNull<P>,
     heap_id: u32,
+    /// Unique among all Mutators ever made (value stacks check it).
+    uid: u64,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -106,10 +110,12 @@ impl Mutator {
         let inner = heap.inner();
         note_attached(inner.mheap.id);
         let p = inner.take_p();
+        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let m = Mutator {
             heap: heap.clone(),
             p,
             heap_id: inner.mheap.id,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             _not_send: PhantomData,
         };
         m.acquire_p();
@@ -117,20 +123,26 @@ impl Mutator {
     }
 
     #[inline(always)]
-    fn p(&self) -> &P {
+    pub(crate) fn p(&self) -> &P {
         // SAFETY: Ps are boxed by the heap and never freed while it lives;
         // this Mutator keeps the heap alive.
         unsafe { self.p.as_ref() }
     }
 
     #[inline(always)]
-    fn inner(&self) -> &Collector {
+    pub(crate) fn inner(&self) -> &Collector {
         self.heap.inner()
     }
 
     /// The heap this mutator is attached to.
     pub fn heap(&self) -> &Heap {
         &self.heap
+    }
+
+    /// This Mutator's unique id.
+    #[inline(always)]
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
     }
 
     // ---- polls -------------------------------------------------------
@@ -221,9 +233,11 @@ impl Mutator {
         if matches!(a.phase(), Phase::Mark | Phase::Term)
             && p.stack_black_cycle.load(Ordering::Relaxed) != a.cycle()
         {
-            p.turn_stack_black(a.cycle());
+            p.turn_stack_black(self.inner(), a.cycle());
             self.inner().wake_collector();
         }
+        // SAFETY: this thread runs the P.
+        unsafe { p.stacks.prune() };
         p.flush_black_bytes(&self.inner().mark);
     }
 
@@ -320,6 +334,7 @@ impl Mutator {
                 "gomem: heap objects may be aligned to at most 16 bytes"
             )
         };
+        const { crate::trace::NoHiddenMembers::<T>::CHECK };
         if !T::NO_MEMBERS {
             check_members_null(&value);
         }
@@ -374,7 +389,8 @@ impl Mutator {
             assert!(
                 align_of::<T>() <= 8,
                 "gomem: slice elements may be aligned to at most 8 bytes"
-            )
+            );
+            crate::trace::NoHiddenMembers::<T>::CHECK
         };
         let bytes = Slice::<T>::bytes_for(len).ok_or(AllocError::TooLarge {
             requested: usize::MAX,
@@ -683,11 +699,13 @@ impl Mutator {
         if !p.local.barrier_on.get() {
             return;
         }
+        // Members are 0 or an address, value words an immediate or an
+        // address: one test tells a pointer for both (module `value`).
         let old = slot.load(Ordering::Acquire);
-        if old != 0 {
+        if is_pointer_word(old) {
             self.log(old);
         }
-        if new != 0 && p.local.log_new.get() {
+        if is_pointer_word(new) && p.local.log_new.get() {
             self.log(new);
         }
     }
@@ -746,6 +764,9 @@ impl Drop for Mutator {
         note_detached(self.heap_id);
         let inner = self.heap.inner();
         let p = self.p();
+        // SAFETY: this thread runs the P; nothing can read the stacks of a
+        // Mutator that is going away.
+        unsafe { p.stacks.forget() };
         let w = inner.gc_word().word();
         p.adopt(inner, w, true);
         p.release_caches(inner);

@@ -331,8 +331,8 @@ pub fn for_each_member_in(span: &MSpan, base: usize, f: impl FnMut(usize)) {
     }
 }
 
-/// Calls `f` with each non-null word of the live object at `base` whose
-/// bit is set in `bits`, its pointer bitmap.
+/// Calls `f` with each pointer word of the live object at `base` whose bit
+/// is set in `bits`, its pointer bitmap (a Member or a `ValueSlot`).
 #[inline(always)]
 fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
     while bits != 0 {
@@ -340,7 +340,9 @@ fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
         bits &= bits - 1;
         // SAFETY: the callers pass a live object and bits from its bitmap.
         let v = unsafe { load_member(base, i) };
-        if v != 0 {
+        // A Member (0 or an address) or a value word (an immediate or an
+        // address): one test for both (module `value`).
+        if crate::trace::is_pointer_word(v) {
             f(v);
         }
     }

@@ -7,7 +7,9 @@
 //! dead), [`barrier`] (the write barrier's per-P buffer and slow path),
 //! [`pacer`] (goal, trigger, assists, CPU limiter), [`scavenge`] (returning
 //! free pages to the OS), [`checkmark`] (an independent check of each
-//! mark), [`proc`] (the P and phase adoption), [`collector`] (the shared
+//! mark), [`proc`] (the P and phase adoption), [`stacks`] (the value
+//! stacks registered in a P, scanned when its stack turns black),
+//! [`collector`] (the shared
 //! state of one heap, and the `Heap` handle) and [`cycle`] (the
 //! coordinator: start, handshakes, termination, background sweep).
 //!
@@ -22,6 +24,7 @@ pub(crate) mod pacer;
 pub(crate) mod proc;
 pub(crate) mod roots;
 pub(crate) mod scavenge;
+pub(crate) mod stacks;
 pub(crate) mod state;
 pub(crate) mod sweep;
 pub(crate) mod test_hooks;

@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::alloc::cache::{HeapGrowth, MCache};
 use crate::gc::barrier::WbBuf;
 use crate::gc::mark::MarkState;
+use crate::gc::stacks::PStacks;
 use crate::gc::state::{GcWord, GcWordCell, Phase};
 
 /// What a P needs from the collector that owns it (module header).
@@ -60,6 +61,8 @@ pub struct P {
     /// The last cycle in which this P's stack turned black.
     pub(crate) stack_black_cycle: AtomicU32,
     pub(crate) wb: WbBuf,
+    /// The value stacks of the Mutator running this P (`gc/stacks.rs`).
+    pub(crate) stacks: PStacks,
     pub(crate) local: PLocal,
 }
 
@@ -94,6 +97,7 @@ impl P {
             adopted: AtomicU64::new(GcWord::new(Phase::Off, w.cycle()).0),
             stack_black_cycle: AtomicU32::new(0),
             wb: Default::default(),
+            stacks: Default::default(),
             local: PLocal {
                 mcache: UnsafeCell::new(MCache::new(heap.mheap())),
                 adopted: Cell::new(GcWord::new(Phase::Off, w.cycle())),
@@ -139,7 +143,7 @@ impl P {
             self.adopt_mark(heap, w.cycle());
         }
         if idle && matches!(w.phase(), Phase::Mark | Phase::Term) {
-            self.turn_stack_black(w.cycle());
+            self.turn_stack_black(heap, w.cycle());
         }
         // Follow Mark ⇄ Term so that polls during a termination check stay
         // on the fast path (for a P, Term is the same as Mark).
@@ -185,8 +189,12 @@ impl P {
         self.local.adopted.set(GcWord::new(Phase::Off, n));
     }
 
-    pub(crate) fn turn_stack_black(&self, n: u32) {
+    /// Owner: the stack turns black for cycle n; the P's value stacks are
+    /// scanned first (`gc/stacks.rs`).
+    pub(crate) fn turn_stack_black(&self, heap: &impl POwner, n: u32) {
         if self.stack_black_cycle.load(Ordering::Relaxed) != n {
+            // SAFETY: only the P's owner calls this (adopt, safepoint).
+            unsafe { self.stacks.shade_all(heap.gc_word(), heap.mark(), n) };
             self.local.log_new.set(false);
             self.local.shade_loads.set(true);
             self.stack_black_cycle.store(n, Ordering::Release);
