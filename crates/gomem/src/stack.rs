@@ -105,7 +105,7 @@ pub struct ValueStack<O> {
 impl Mutator {
     /// A new, empty value stack owned by this Mutator (module `stack`).
     pub fn value_stack<O: Trace + Send + 'static>(&self) -> ValueStack<O> {
-        let (storage, ptr) = StackStorage::new(INITIAL_CAPACITY);
+        let (storage, ptr) = StackStorage::new(INITIAL_CAPACITY, &self.p().stacks);
         // SAFETY: this thread runs the P (it holds `&self`, so the Mutator
         // is not inside `blocking` or `collect`).
         unsafe { self.p().stacks.register(storage.clone()) };

@@ -30,6 +30,9 @@ pub(crate) struct StackStorage {
     buf: UnsafeCell<Box<[u64]>>,
     len: AtomicUsize,
     dead: AtomicBool,
+    /// The owning P's "some storage died" flag, so that its safepoints
+    /// prune only when there is something to prune.
+    some_dead: Arc<AtomicBool>,
 }
 
 // SAFETY: `buf` is written only by the owner thread while it runs the P,
@@ -41,11 +44,12 @@ unsafe impl Sync for StackStorage {}
 
 impl StackStorage {
     /// A storage of `cap` zeroed slots, and its buffer's address.
-    pub(crate) fn new(cap: usize) -> (Arc<StackStorage>, *mut u64) {
+    pub(crate) fn new(cap: usize, owner: &PStacks) -> (Arc<StackStorage>, *mut u64) {
         let s = Arc::new(StackStorage {
             buf: UnsafeCell::new(vec![0u64; cap].into_boxed_slice()),
             len: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+            some_dead: owner.some_dead.clone(),
         });
         // Derived after the buffer found its home (moving a Box would
         // invalidate earlier pointers into it under Rust's aliasing model).
@@ -63,6 +67,7 @@ impl StackStorage {
     /// The handle was dropped: nobody can read these values any more.
     pub(crate) fn mark_dead(&self) {
         self.dead.store(true, Ordering::Release);
+        self.some_dead.store(true, Ordering::Release);
     }
 
     /// Moves the first `len` words into a new buffer of `cap` slots; returns
@@ -106,6 +111,8 @@ impl StackStorage {
 #[derive(Default)]
 pub(crate) struct PStacks {
     list: UnsafeCell<Vec<Arc<StackStorage>>>,
+    /// Set when a storage of this P dies; cleared by `prune`.
+    some_dead: Arc<AtomicBool>,
 }
 
 // SAFETY: the list is touched only by the P's current owner; ownership of
@@ -155,9 +162,10 @@ impl PStacks {
     /// The caller owns the P.
     #[inline]
     pub(crate) unsafe fn prune(&self) {
-        // SAFETY: the caller owns the P.
-        let list = unsafe { self.list() };
-        if !list.is_empty() {
+        // One load per safepoint; the list is walked only after a death.
+        if self.some_dead.load(Ordering::Relaxed) && self.some_dead.swap(false, Ordering::Acquire) {
+            // SAFETY: the caller owns the P.
+            let list = unsafe { self.list() };
             list.retain(|s| !s.dead.load(Ordering::Acquire));
         }
     }
