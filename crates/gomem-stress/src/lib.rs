@@ -113,6 +113,8 @@
 //! | `alloc` | allocating nodes, payloads, tags and garbage |
 //! | `walk` | random walks from the roots that pick slots and nodes |
 //! | `ops` | the operations |
+//! | `hostile` | the hostile programs: Drops that reach for the heap, a second attach, `&Node` lent to another thread |
+//! | `starve` | yield injection and CPU hogs |
 //! | `run` | setting up a run and its threads |
 //! | `teardown` | the end of a run: leak or drop the graph, leak and drop checks |
 #![deny(unsafe_code)]
@@ -122,6 +124,7 @@ mod alloc;
 mod canary;
 mod config;
 mod graph;
+mod hostile;
 mod inspect;
 mod model;
 mod ops;
@@ -130,6 +133,7 @@ mod report;
 mod rng;
 mod run;
 mod shared;
+mod starve;
 mod teardown;
 mod verify;
 mod walk;
