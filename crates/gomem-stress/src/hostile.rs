@@ -434,6 +434,9 @@ impl Worker<'_> {
             if let Some(n) = model.nodes.get_mut(&id) {
                 n.kids[k] = None;
             }
+            if let Some(old) = want {
+                model.touch(old);
+            }
             shared.add(Counter::Unlinks, 1);
         }
         if let Some((dst, _)) = self.pick_slot(mt, &model) {

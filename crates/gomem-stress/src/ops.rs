@@ -207,7 +207,7 @@ impl Worker<'_> {
                 shared.add(Counter::WeakUpgrades, 1);
                 self.starve();
                 // The upgrade shaded the target (if a cycle is marking).
-                model.restart_weak_clocks(want);
+                model.touch(want);
                 match self.oracle.node_id(o) {
                     Ok(id) if id == want => {}
                     Ok(id) => {
@@ -265,6 +265,12 @@ impl Worker<'_> {
             return;
         };
         let id = o.id;
+        // Every case overwrites the tag or its back edge: the barrier may
+        // shade the old tag, which keeps its back edge's target one more cycle.
+        let old_tag = model.nodes.get(&id).and_then(|n| n.tag);
+        if let Some(Some(b)) = old_tag.and_then(|t| model.tags.get(&t).copied()) {
+            model.touch(b);
+        }
         match self.rng.below(4) {
             0 => {
                 let back = if self.rng.chance(1, 2) {
@@ -329,6 +335,9 @@ impl Worker<'_> {
         } else if r == 1 || model.vector.len() >= VEC_MAX {
             let got = v.pop(m).map(|o| self.oracle.node_id(o)).transpose();
             let want = model.vector.pop().flatten();
+            if let Some(w) = want {
+                model.touch(w);
+            }
             match got {
                 Ok(id) if id == want => self.oracle.shared.add(Counter::Unlinks, 1),
                 Ok(id) => self.fail(format!(
