@@ -70,6 +70,23 @@ impl Model {
         self.touched.push(id);
     }
 
+    /// For a liveness failure: the other weak targets whose subgraphs (in
+    /// the model) reach the late object, which an upgrade could have kept.
+    fn weak_holders(&self, id: u64) -> String {
+        let holders: Vec<String> = self
+            .weaks
+            .iter()
+            .filter(|e| e.id != id && self.reach([e.id]).0.contains(&id))
+            .take(4)
+            .map(|e| format!("{} (clock {:?})", e.id, e.unreachable_since))
+            .collect();
+        if holders.is_empty() {
+            "no other weak target reaches it in the model".into()
+        } else {
+            format!("other weak targets that reach it: {}", holders.join(", "))
+        }
+    }
+
     /// Restarts the clock of every entry for a node reachable (in the model)
     /// from a node touched since the last call. Reachability is taken now,
     /// not at the touch, which loses nothing: an edge cut since a touch was
@@ -93,6 +110,7 @@ impl Oracle<'_> {
         model.restart_touched_clocks();
         let (alive, _) = model.reach(model.live_seeds());
         let done = self.heap.gc_summary().cycles;
+        let mut late = None;
         for e in model.weaks.iter_mut() {
             if alive.contains(&e.id) {
                 e.unreachable_since = None;
@@ -125,16 +143,20 @@ impl Oracle<'_> {
                                 Ok(id) => format!("object {id}"),
                                 Err(err) => err,
                             };
-                            return Err(format!(
+                            late = Some((e.id, format!(
                                 "object {} has been unreachable since a verification at which {c} cycles had completed, yet after {done} cycles its Weak still upgrades (to {what}): unreachable objects must be freed within {LIVENESS_CYCLES} cycles",
                                 e.id
-                            ));
+                            )));
+                            break;
                         }
                     }
                     Some(_) => {}
                 }
             }
         }
-        Ok(())
+        match late {
+            None => Ok(()),
+            Some((id, msg)) => Err(format!("{msg}; {}", model.weak_holders(id))),
+        }
     }
 }
