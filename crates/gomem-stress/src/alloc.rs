@@ -75,6 +75,7 @@ impl Worker<'_> {
             tag: Member::null(),
         });
         self.oracle.shared.add(Counter::Allocated, 1);
+        self.starve();
         let mut node = ModelNode::LEAF;
         if self.rng.chance(1, 3) {
             let (p, len) = self.new_payload(m, id);

@@ -14,7 +14,10 @@
 //!
 //! The ledger lives outside the heap (an `Arc` shared by every `Tag` and by
 //! the run) so that it can be read after the heap is gone; `teardown`
-//! compares its count with the number of tags allocated.
+//! compares its count with the number of tags allocated. It also counts what
+//! a `Tag`'s Drop found when it went looking for the heap (module
+//! `hostile`): the drops that found an exposed Mutator, the attempts gomem
+//! refused, and — failures — the attempts it did not.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,7 +48,8 @@ pub(crate) fn payload_word(owner: u64, len: usize, i: usize) -> u64 {
     mix64(owner.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ ((len as u64) << 40) ^ i as u64)
 }
 
-/// Counts the drops of `Tag` objects.
+/// Counts the drops of `Tag` objects, and what their probes of the heap
+/// found (module `hostile`).
 #[derive(Default)]
 pub(crate) struct Ledger {
     /// Drops that ran, good or bad.
@@ -54,6 +58,13 @@ pub(crate) struct Ledger {
     pub(crate) bad: AtomicU64,
     /// What the first bad drop was.
     pub(crate) first_bad: Mutex<Option<String>>,
+    /// Drops that found their thread's Mutator exposed in the thread-local.
+    pub(crate) exposed_drops: AtomicU64,
+    /// Attempts to reach the heap from a Drop that gomem refused (panicked).
+    pub(crate) refusals: AtomicU64,
+    /// Attempts that were not refused: failures, recorded by the next
+    /// `Shared::drain_drop_failures` (a Drop cannot record one itself).
+    reached: Mutex<Vec<String>>,
 }
 
 impl Ledger {
@@ -74,6 +85,19 @@ impl Ledger {
             first.get_or_insert(why);
         }
         self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Notes a probe from a Drop that reached the heap (or failed oddly).
+    pub(crate) fn reached(&self, msg: String) {
+        self.reached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(msg);
+    }
+
+    /// The probes that reached the heap since the last call.
+    pub(crate) fn take_reached(&self) -> Vec<String> {
+        std::mem::take(&mut *self.reached.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The first bad drop, or an empty string.

@@ -4,7 +4,10 @@
 //! The configuration is read-only once a run starts (`run` clones it into
 //! the shared state). Nothing here touches the heap: `run` turns the GC
 //! fields (`gc_percent`, `checkmark`, `clobber_free`, `gctrace`) into a
-//! `gomem::Config`, the workers read the rest.
+//! `gomem::Config` and starts the `hogs`; the workers read the rest
+//! (`lend_every`, `attach_twice_every` and `drop_probes` drive the hostile
+//! programs of module `hostile`, `yield_every` the yield injection of
+//! module `starve`).
 
 use std::time::Duration;
 
@@ -50,6 +53,26 @@ pub struct StressConfig {
     /// Operations not to run (names from [`OP_NAMES`](crate::OP_NAMES)), to
     /// narrow a failure down.
     pub disabled_ops: Vec<String>,
+    /// One operation in this many lends a `&Node` to a helper thread that
+    /// attaches its own Mutator and loads through it (module `hostile`; the
+    /// `lend` operation; 0: never).
+    pub lend_every: u64,
+    /// One operation in this many tries a second `heap.attach()` on the
+    /// worker's thread, which must panic (the `attach_twice` operation; 0:
+    /// never).
+    pub attach_twice_every: u64,
+    /// Expose each worker's Mutator through a thread-local for half its
+    /// batches of operations, so that the Drops its allocations run can find
+    /// it and try to reach the heap (module `hostile`); every attempt must
+    /// be refused.
+    pub drop_probes: bool,
+    /// Yield injection (module `starve`): at each injection point, with
+    /// probability `1 / yield_every`, yield the CPU (one time in eight a
+    /// sleep of up to 200 µs instead). 0: off.
+    pub yield_every: u32,
+    /// CPU-hog threads (busy loops) to run beside the workers for the whole
+    /// run, so that workers are preempted inside their critical windows.
+    pub hogs: usize,
 }
 
 impl Default for StressConfig {
@@ -70,6 +93,11 @@ impl Default for StressConfig {
             progress_every: Duration::from_secs(10),
             max_failures: 8,
             disabled_ops: Vec::new(),
+            lend_every: 4000,
+            attach_twice_every: 1000,
+            drop_probes: true,
+            yield_every: 0,
+            hogs: 0,
         }
     }
 }

@@ -6,7 +6,9 @@
 //!   allocator, some are large objects) and a tag. It has no Drop and fits
 //!   a pointer bitmap, so the collector scans it by words.
 //! * [`Tag`] — a droppable, scanned object hung off a node, with a back edge
-//!   into the graph. Its Drop reports to the drop ledger (module `canary`).
+//!   into the graph. Its Drop reports to the drop ledger (module `canary`),
+//!   then looks for its thread's Mutator and, if it finds one, tries to
+//!   reach the heap through it (module `hostile`: gomem must refuse).
 //!   Being typed (it needs a Drop), it is scanned through its `Trace` impl,
 //!   the other path of the collector.
 //!
@@ -54,5 +56,6 @@ pub(crate) struct Tag {
 impl Drop for Tag {
     fn drop(&mut self) {
         self.ledger.0.record_drop(self.id, &self.canary);
+        crate::hostile::probe_from_drop(&self.ledger.0, self.id, &self.back);
     }
 }

@@ -30,8 +30,9 @@
 //! so whoever holds the lock sees the heap and the model agree. gomem lets a
 //! thread hold a `std::sync::Mutex` while it allocates (the collector never
 //! makes a mutator wait for another); threads take the lock half the time
-//! inside `Mutator::blocking` and half the time attached, so both paths of
-//! the handshake are exercised.
+//! inside `Mutator::blocking` and half the time attached (always attached
+//! while the Mutator is exposed, see below), so both paths of the handshake
+//! are exercised.
 //!
 //! **Operations** (`worker`, `ops`; random,
 //! from a seeded xorshift per thread): allocate and link a node (usually
@@ -54,6 +55,29 @@
 //! turn into allocations, above it allocations turn into unlinks), so
 //! marking always has a few thousand objects to trace.
 //!
+//! **Hostile programs** (`hostile`; issue 11's H1–H3, which the oracle
+//! once missed). One operation in `lend_every` lends a `&Node` (usually
+//! unlinked, so it lives only on the lender's stack) to a helper thread
+//! with its own Mutator, which waits for marking, passes a safepoint, loads
+//! kids through the borrowed reference and stores them into the graph while
+//! the lender keeps allocating without a safepoint (H2: a black mutator's
+//! load through another mutator's grey stack). Half of each worker's
+//! batches run with its Mutator exposed in a thread-local, where every
+//! `Tag`'s Drop looks for it and tries `Member::get`, `Member::set`,
+//! `Root::get`, `Weak::upgrade`, `Mutator::root`, `Mutator::alloc` and
+//! `Heap::attach` through it (H1): each must panic, and one that returns is
+//! a failure ("a Drop reached the heap"). One operation in
+//! `attach_twice_every` calls `heap.attach()` on a thread that holds a
+//! Mutator (H3): it must panic with "already attached". The report counts
+//! lends, refusals and second attaches, so a run shows it tested them.
+//!
+//! **Starvation** (`starve`). `yield_every` injects yields and short
+//! sleeps at the windows that matter (between an allocation and the store
+//! that publishes it, between a load and its use, around safepoints, while
+//! a node lives only on a stack), and `hogs` runs CPU-hog threads beside
+//! the workers, so that threads are preempted inside those windows as on a
+//! loaded machine (H6).
+//!
 //! **Checks.** Every object read is checked (`inspect`):
 //! its address lies in this heap and is aligned, its canary matches its id
 //! (a freed-and-reused or clobbered object fails here), its payload words
@@ -68,9 +92,11 @@
 //! must upgrade to it; one whose target has been unreachable since a
 //! verification at which `c` cycles had completed must no longer upgrade
 //! once `c + LIVENESS_CYCLES` have (DESIGN §4 promises the end of the second
-//! cycle; the oracle allows a third). Any upgrade restarts that clock for
-//! every entry of the target (an upgrade shades it), and the verifier itself
-//! never upgrades a weak whose clock runs. Finally it prunes the model to
+//! cycle; the oracle allows a third). An upgrade, or a store that overwrites
+//! a pointer, may shade a node and so keep everything it reaches one more
+//! cycle: the next verification restarts the clock of every entry such a
+//! node reaches, and the verifier itself never upgrades a weak whose clock
+//! runs. Finally it prunes the model to
 //! what the roots, the stacks in flight and the weaks can still reach (every
 //! 20 ms while the model map is at its cap).
 //!
@@ -113,6 +139,8 @@
 //! | `alloc` | allocating nodes, payloads, tags and garbage |
 //! | `walk` | random walks from the roots that pick slots and nodes |
 //! | `ops` | the operations |
+//! | `hostile` | the hostile programs: Drops that reach for the heap, a second attach, `&Node` lent to another thread |
+//! | `starve` | yield injection and CPU hogs |
 //! | `run` | setting up a run and its threads |
 //! | `teardown` | the end of a run: leak or drop the graph, leak and drop checks |
 #![deny(unsafe_code)]
@@ -122,6 +150,7 @@ mod alloc;
 mod canary;
 mod config;
 mod graph;
+mod hostile;
 mod inspect;
 mod model;
 mod ops;
@@ -130,6 +159,7 @@ mod report;
 mod rng;
 mod run;
 mod shared;
+mod starve;
 mod teardown;
 mod verify;
 mod walk;

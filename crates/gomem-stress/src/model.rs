@@ -65,6 +65,12 @@ pub(crate) struct Model {
     pub(crate) in_flight: Vec<Vec<u64>>,
     /// The Weaks taken and not yet forgotten.
     pub(crate) weaks: Vec<WeakEntry>,
+    /// Nodes a mutator may have shaded since the last verification: the
+    /// targets of weak upgrades and the old targets of overwritten slots
+    /// (the write barrier's deletion half). The collector keeps each one's
+    /// whole subgraph one more cycle, so the next verification restarts
+    /// the liveness clocks of every weak entry they reach (module `weak`).
+    pub(crate) touched: Vec<u64>,
 }
 
 impl Model {
@@ -79,6 +85,7 @@ impl Model {
             vector: Vec::new(),
             in_flight: vec![Vec::new(); threads],
             weaks: Vec::new(),
+            touched: Vec::new(),
         }
     }
 

@@ -15,13 +15,13 @@
 
 use std::sync::atomic::Ordering;
 
-use gomem::{Gc, Mutator};
+use gomem::Gc;
 
 use crate::graph::{Node, KIDS, VEC_MAX};
 use crate::model::{lock_model, ModelNode, TagRecord};
 use crate::oracle::Slot;
 use crate::shared::Counter;
-use crate::worker::Worker;
+use crate::worker::{Mu, Worker};
 
 /// Largest private subtree.
 const MAX_SUBTREE: usize = 16;
@@ -29,9 +29,9 @@ const MAX_SUBTREE: usize = 16;
 const READ_DEPTH: usize = 32;
 
 impl Worker<'_> {
-    pub(crate) fn op_alloc_link(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_alloc_link(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some((s, old)) = self.pick_slot(m, &model) else {
             return;
         };
@@ -54,11 +54,12 @@ impl Worker<'_> {
             .shared
             .model_len
             .store(model.nodes.len(), Ordering::Relaxed);
+        self.starve();
         self.oracle.slot_set(m, &mut model, s, Some(o));
     }
 
-    pub(crate) fn op_subtree(&mut self, m: &mut Mutator) {
-        let m = &*m;
+    pub(crate) fn op_subtree(&mut self, m: &mut Mu<'_>) {
+        let m = m.get();
         let n = 1 + self.rng.below(MAX_SUBTREE);
         let mut nodes: Vec<(Gc<'_, Node>, ModelNode, Option<TagRecord>)> = Vec::with_capacity(n);
         for i in 0..n {
@@ -83,6 +84,7 @@ impl Worker<'_> {
             nodes[a].1.kids[k] = Some(nodes[b].0.id);
         }
         // Attached, with the subtree only on this stack.
+        self.starve();
         let mut model = lock_model(&self.oracle.shared.model);
         for (o, node, tag) in &nodes {
             model.insert(o.id, *node, *tag);
@@ -101,6 +103,7 @@ impl Worker<'_> {
             return;
         };
         let root = nodes[0].0;
+        self.starve();
         if let Some(old) = old {
             // Keep the old target under the subtree's root if it has room.
             if let Some(k) = (0..KIDS).find(|&k| root.kids[k].is_null()) {
@@ -111,18 +114,18 @@ impl Worker<'_> {
         self.oracle.slot_set(m, &mut model, s, Some(root));
     }
 
-    pub(crate) fn op_unlink(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_unlink(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         if let Some((s, _)) = self.pick_full(m, &model, 12) {
             self.oracle.slot_set(m, &mut model, s, None);
         }
     }
 
-    pub(crate) fn op_move(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_move(&mut self, m: &mut Mu<'_>) {
         let shared = self.oracle.shared;
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some((src, o)) = self.pick_full(m, &model, 4) else {
             return;
         };
@@ -138,6 +141,7 @@ impl Worker<'_> {
             if self.rng.chance(1, 4) {
                 std::thread::yield_now();
             }
+            self.starve();
             model = lock_model(&shared.model);
             let held = &mut model.in_flight[self.thread];
             if let Some(i) = held.iter().position(|&x| x == id) {
@@ -156,9 +160,9 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_copy(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_copy(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some((_, o)) = self.pick_full(m, &model, 3) else {
             return;
         };
@@ -167,9 +171,9 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_root(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_root(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let i = self.rng.below(model.extra_roots.len());
         if self.rng.chance(1, 2) {
             if let Some(o) = self.pick_node(m, &model) {
@@ -180,19 +184,19 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_weak_take(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_weak_take(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some(o) = self.pick_node(m, &model) else {
             return;
         };
         model.add_weak(m, o, &mut self.rng);
     }
 
-    pub(crate) fn op_weak_upgrade(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_weak_upgrade(&mut self, m: &mut Mu<'_>) {
         let shared = self.oracle.shared;
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         if model.weaks.is_empty() {
             return;
         }
@@ -201,8 +205,9 @@ impl Worker<'_> {
         match model.weaks[i].weak.upgrade(m) {
             Some(o) => {
                 shared.add(Counter::WeakUpgrades, 1);
+                self.starve();
                 // The upgrade shaded the target (if a cycle is marking).
-                model.restart_weak_clocks(want);
+                model.touch(want);
                 match self.oracle.node_id(o) {
                     Ok(id) if id == want => {}
                     Ok(id) => {
@@ -234,9 +239,9 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_payload(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_payload(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some(o) = self.pick_node(m, &model) else {
             return;
         };
@@ -253,13 +258,19 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_tag(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_tag(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         let Some(o) = self.pick_node(m, &model) else {
             return;
         };
         let id = o.id;
+        // Every case overwrites the tag or its back edge: the barrier may
+        // shade the old tag, which keeps its back edge's target one more cycle.
+        let old_tag = model.nodes.get(&id).and_then(|n| n.tag);
+        if let Some(Some(b)) = old_tag.and_then(|t| model.tags.get(&t).copied()) {
+            model.touch(b);
+        }
         match self.rng.below(4) {
             0 => {
                 let back = if self.rng.chance(1, 2) {
@@ -301,9 +312,9 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_vec(&mut self, m: &mut Mutator) {
+    pub(crate) fn op_vec(&mut self, m: &mut Mu<'_>) {
         let mut model = self.lock(m);
-        let m = &*m;
+        let m = m.get();
         if let Err(e) = self.oracle.check_frame(m) {
             return self.fail(e);
         }
@@ -324,6 +335,9 @@ impl Worker<'_> {
         } else if r == 1 || model.vector.len() >= VEC_MAX {
             let got = v.pop(m).map(|o| self.oracle.node_id(o)).transpose();
             let want = model.vector.pop().flatten();
+            if let Some(w) = want {
+                model.touch(w);
+            }
             match got {
                 Ok(id) if id == want => self.oracle.shared.add(Counter::Unlinks, 1),
                 Ok(id) => self.fail(format!(
@@ -338,8 +352,8 @@ impl Worker<'_> {
         }
     }
 
-    pub(crate) fn op_garbage(&mut self, m: &mut Mutator) {
-        let m = &*m;
+    pub(crate) fn op_garbage(&mut self, m: &mut Mu<'_>) {
+        let m = m.get();
         let n = 1 + self.rng.below(32);
         self.churn(m, n, None);
         if self.rng.chance(1, 4) {
@@ -352,8 +366,8 @@ impl Worker<'_> {
     }
 
     /// Reads a random path without the lock, while others rewire it.
-    pub(crate) fn op_read(&mut self, m: &mut Mutator) {
-        let m = &*m;
+    pub(crate) fn op_read(&mut self, m: &mut Mu<'_>) {
+        let m = m.get();
         if let Err(e) = self.oracle.check_frame(m) {
             return self.fail(format!("lock-free read: {e}"));
         }
@@ -370,6 +384,7 @@ impl Worker<'_> {
         };
         for _ in 0..READ_DEPTH {
             let Some(o) = cur else { return };
+            self.starve();
             if let Err(e) = self.oracle.inspect(m, o) {
                 return self.fail(format!("lock-free read: {e}"));
             }

@@ -105,6 +105,9 @@ impl Oracle<'_> {
         v: Option<Gc<'_, Node>>,
     ) {
         let id = v.map(|o| o.id);
+        if let Some(Some(old)) = s.in_model(model) {
+            model.touch(old);
+        }
         match s {
             Slot::Root(i) => {
                 self.root_array.get(m)[i].set(m, v);

@@ -1,6 +1,11 @@
 //! What a run did and found: [`StressReport`], its one-line progress form and
 //! its full printed form.
 //!
+//! Besides the graph figures, it counts the hostile programs of module
+//! `hostile` (helper threads lent a `&Node`, Drops that found a Mutator and
+//! the attempts gomem refused, second attaches refused) and the yields
+//! injected by module `starve`.
+//!
 //! A report is a snapshot: `Shared::report` (module `shared`) fills it from
 //! the live counters, the failure list and the heap's GC summary, both for
 //! progress callbacks during a run and for the final report, to which
@@ -51,6 +56,23 @@ pub struct StressReport {
     pub droppable: u64,
     /// Drops that ran.
     pub drops: u64,
+    /// `&Node`s lent to a helper thread with its own Mutator (H2).
+    pub lends: u64,
+    /// Pointers a helper loaded through a lent `&Node` and stored into the
+    /// graph.
+    pub lend_stores: u64,
+    /// Batches of operations run with the Mutator exposed in a thread-local.
+    pub exposed_batches: u64,
+    /// Drops that found their thread's Mutator exposed (H1).
+    pub exposed_drops: u64,
+    /// Attempts from those Drops to reach the heap that gomem refused.
+    pub drop_refusals: u64,
+    /// Second `attach()`s on a worker's thread that gomem refused (H3).
+    pub attach_refusals: u64,
+    /// Yields and sleeps injected.
+    pub yields: u64,
+    /// CPU-hog threads that ran beside the workers.
+    pub hogs: usize,
     /// HeapObjects (from the per-class counts) after the graph was dropped
     /// and two cycles ran, minus the baseline.
     pub objects_left: i64,
@@ -73,13 +95,15 @@ impl StressReport {
     /// One line of figures, for progress output.
     pub fn progress_line(&self) -> String {
         format!(
-            "stress: {:>6.1}s  cycles {:>6}  ops {:>11}  objects {:>11}  verified {:>12}  drops {:>10}  failures {}",
+            "stress: {:>6.1}s  cycles {:>6}  ops {:>11}  objects {:>11}  verified {:>12}  drops {:>10}  lends {:>6}  refused {:>8}  failures {}",
             self.elapsed.as_secs_f64(),
             self.cycles,
             self.ops,
             self.allocated,
             self.verified_reads,
             self.drops,
+            self.lends,
+            self.drop_refusals + self.attach_refusals,
             self.failure_count
         )
     }
@@ -90,8 +114,15 @@ impl fmt::Display for StressReport {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         writeln!(
             f,
-            "stress report: {} threads, {:.1} s, seed {}",
-            self.threads, secs, self.seed
+            "stress report: {} threads, {:.1} s, seed {}{}",
+            self.threads,
+            secs,
+            self.seed,
+            if self.hogs > 0 {
+                format!(", {} CPU hogs beside them", self.hogs)
+            } else {
+                String::new()
+            }
         )?;
         writeln!(
             f,
@@ -130,6 +161,18 @@ impl fmt::Display for StressReport {
             self.weak_upgrades, self.weak_cleared, self.resurrections
         )?;
         writeln!(f, "  droppable {}  drops {}", self.droppable, self.drops)?;
+        writeln!(
+            f,
+            "  lent to helper threads {}  (pointers loaded through them and stored {})",
+            self.lends, self.lend_stores
+        )?;
+        writeln!(
+            f,
+            "  drops that found the Mutator {}  (in {} exposed batches; attempts refused {})",
+            self.exposed_drops, self.exposed_batches, self.drop_refusals
+        )?;
+        writeln!(f, "  second attach() refused {}", self.attach_refusals)?;
+        writeln!(f, "  yields injected {}", self.yields)?;
         writeln!(
             f,
             "  left after teardown: {} objects, {} bytes",

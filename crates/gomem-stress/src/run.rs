@@ -4,12 +4,15 @@
 //! A run builds one heap from the configuration (checkmark and clobber-free
 //! as asked), records its baseline statistics, allocates the two root
 //! objects (the root array and the vector), and spawns `threads` scoped
-//! worker threads, each attached to the heap. The calling thread only
-//! watches: every 20 ms it checks for the deadline, for `stop` (set by
-//! `max_failures` failures) and for all workers having finished, and calls
-//! the progress callback every `progress_every`. It then stops and joins the
-//! workers (a worker's panic is recorded as a failure) and hands over to
-//! module `teardown`.
+//! worker threads, each attached to the heap, and `hogs` CPU hogs (module
+//! `starve`). When probes are on it first installs the panic hook that
+//! keeps their expected refusals quiet (module `hostile`). The calling
+//! thread only watches: every 20 ms it checks for the deadline, for `stop`
+//! (set by `max_failures` failures) and for all workers having finished,
+//! records the Drops that reached the heap, and calls the progress callback
+//! every `progress_every`. It then stops and joins the workers (a worker's
+//! panic is recorded as a failure) and the hogs, and hands over to module
+//! `teardown`.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -43,6 +46,9 @@ pub fn run_with_progress(
     assert!(cfg.threads > 0, "stress: at least one thread");
     assert!(cfg.root_slots > 0, "stress: at least one root slot");
     let disabled_ops = op_mask(&cfg.disabled_ops);
+    if cfg.drop_probes || cfg.attach_twice_every > 0 {
+        crate::hostile::quiet_refusals();
+    }
     let heap = Heap::new(
         Config::default()
             .gc_percent(cfg.gc_percent)
@@ -97,6 +103,15 @@ pub fn run_with_progress(
                     .expect("stress: cannot spawn a thread")
             })
             .collect();
+        let hogs: Vec<_> = (0..cfg.hogs)
+            .map(|i| {
+                let stop = &shared.stop;
+                std::thread::Builder::new()
+                    .name(format!("stress-hog-{i}"))
+                    .spawn_scoped(s, move || crate::starve::hog(stop))
+                    .expect("stress: cannot spawn a hog")
+            })
+            .collect();
         let deadline = shared.start + cfg.duration;
         let mut next_progress = shared.start + cfg.progress_every;
         while shared.finished.load(Ordering::SeqCst) < cfg.threads
@@ -104,6 +119,7 @@ pub fn run_with_progress(
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(20));
+            shared.drain_drop_failures();
             if Instant::now() >= next_progress {
                 on_progress(&shared.report(&heap));
                 next_progress += cfg.progress_every;
@@ -112,14 +128,14 @@ pub fn run_with_progress(
         shared.stop.store(true, Ordering::SeqCst);
         for (t, h) in handles.into_iter().enumerate() {
             if let Err(p) = h.join() {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(non-string panic)".into());
+                let msg = crate::hostile::panic_text(&*p);
                 oracle.fail(&format!("thread {t}"), format!("panicked: {msg}"));
             }
         }
+        for h in hogs {
+            let _ = h.join();
+        }
+        shared.drain_drop_failures();
     });
 
     crate::teardown::finish(&shared, heap, root_array, vector, &baseline)

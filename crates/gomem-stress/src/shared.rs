@@ -37,9 +37,19 @@ pub(crate) enum Counter {
     WeakCleared,
     Resurrections,
     Droppable,
+    /// `&Node`s lent to a helper thread (module `hostile`).
+    Lends,
+    /// Pointers a helper loaded through a lent `&Node` and stored.
+    LendStores,
+    /// Batches of operations run with the Mutator exposed to Drops.
+    ExposedBatches,
+    /// Second `attach()`s refused.
+    AttachRefusals,
+    /// Yields and sleeps injected (module `starve`).
+    Yields,
 }
 
-const N_COUNTERS: usize = Counter::Droppable as usize + 1;
+const N_COUNTERS: usize = Counter::Yields as usize + 1;
 
 /// The shared state (module header).
 pub(crate) struct Shared {
@@ -121,6 +131,14 @@ impl Shared {
         self.counters[c as usize].load(Ordering::Relaxed)
     }
 
+    /// Records, as failures, the Drops that reached the heap since the last
+    /// call (the ledger collects them: a Drop has no way to record one).
+    pub(crate) fn drain_drop_failures(&self) {
+        for msg in self.ledger.take_reached() {
+            self.record(msg);
+        }
+    }
+
     /// The figures so far (the teardown fields left at zero).
     pub(crate) fn report(&self, heap: &Heap) -> StressReport {
         let gc = heap.gc_summary();
@@ -144,6 +162,14 @@ impl Shared {
             resurrections: self.get(Counter::Resurrections),
             droppable: self.get(Counter::Droppable),
             drops: self.ledger.drops.load(Ordering::SeqCst),
+            lends: self.get(Counter::Lends),
+            lend_stores: self.get(Counter::LendStores),
+            exposed_batches: self.get(Counter::ExposedBatches),
+            exposed_drops: self.ledger.exposed_drops.load(Ordering::Relaxed),
+            drop_refusals: self.ledger.refusals.load(Ordering::Relaxed),
+            attach_refusals: self.get(Counter::AttachRefusals),
+            yields: self.get(Counter::Yields),
+            hogs: self.cfg.hogs,
             objects_left: 0,
             bytes_left: 0,
             notes: Vec::new(),

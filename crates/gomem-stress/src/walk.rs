@@ -39,6 +39,7 @@ impl Worker<'_> {
         s: Slot<'m>,
     ) -> Option<Option<Gc<'m, Node>>> {
         let h = self.oracle.slot_get(m, model, s);
+        self.starve();
         let in_heap = match h.map(|o| self.oracle.node_id(o)).transpose() {
             Ok(id) => id,
             Err(e) => {

@@ -8,10 +8,14 @@
 //!   verification at which `c` cycles had completed must no longer upgrade
 //!   once `c + LIVENESS_CYCLES` cycles have. The clock is
 //!   `WeakEntry::unreachable_since`. An upgrade shades its target (if a
-//!   cycle is marking) and so may keep it one more cycle: every upgrade
-//!   restarts the clock of every entry for that node
-//!   (`Model::restart_weak_clocks`), and the verifier never upgrades a weak
-//!   whose clock runs until it has expired.
+//!   cycle is marking), and so does a store that overwrites a pointer to it
+//!   (the deletion barrier); either keeps the target *and everything it
+//!   reaches* one more cycle. So both note the node (`Model::touch`), and
+//!   the next verification first restarts the clock of every entry for a
+//!   node the touched nodes reach. (Restarting only the upgraded target's
+//!   own entries, as the oracle once did, let a weak to a node below a
+//!   repeatedly upgraded one "outlive" its clock: a false failure.) The
+//!   verifier never upgrades a weak whose clock runs until it has expired.
 //!
 //! The weaks pin their targets in the model (`Model::prune` keeps what they
 //! reach), so an upgrade can always be compared with the model.
@@ -29,7 +33,7 @@ const MAX_WEAKS: usize = 64;
 /// Cycles after which a verified-unreachable node must be gone (its Weak no
 /// longer upgrades). DESIGN §4 promises two; the oracle allows a third
 /// because its clock starts at a verification that may fall inside a cycle
-/// whose snapshot predates it (and one unexplained CI-like run needed it).
+/// whose snapshot predates it.
 const LIVENESS_CYCLES: u32 = 3;
 
 /// A `Weak` the model keeps, with its liveness clock.
@@ -59,10 +63,41 @@ impl Model {
         }
     }
 
-    /// After an upgrade of a Weak to node `id`: restarts the clock of every
-    /// entry for it (one handle per object, possibly in several entries).
-    pub(crate) fn restart_weak_clocks(&mut self, id: u64) {
-        for e in self.weaks.iter_mut().filter(|e| e.id == id) {
+    /// Notes that node `id` may have been shaded (an upgrade of a Weak to
+    /// it, or a store that overwrote a pointer to it): the next verification
+    /// restarts the clock of every entry for a node it reaches.
+    pub(crate) fn touch(&mut self, id: u64) {
+        self.touched.push(id);
+    }
+
+    /// For a liveness failure: the other weak targets whose subgraphs (in
+    /// the model) reach the late object, which an upgrade could have kept.
+    fn weak_holders(&self, id: u64) -> String {
+        let holders: Vec<String> = self
+            .weaks
+            .iter()
+            .filter(|e| e.id != id && self.reach([e.id]).0.contains(&id))
+            .take(4)
+            .map(|e| format!("{} (clock {:?})", e.id, e.unreachable_since))
+            .collect();
+        if holders.is_empty() {
+            "no other weak target reaches it in the model".into()
+        } else {
+            format!("other weak targets that reach it: {}", holders.join(", "))
+        }
+    }
+
+    /// Restarts the clock of every entry for a node reachable (in the model)
+    /// from a node touched since the last call. Reachability is taken now,
+    /// not at the touch, which loses nothing: an edge cut since a touch was
+    /// a store that overwrote it, so its old target was touched too.
+    fn restart_touched_clocks(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        if touched.is_empty() || self.weaks.iter().all(|e| e.unreachable_since.is_none()) {
+            return;
+        }
+        let (reset, _) = self.reach(touched);
+        for e in self.weaks.iter_mut().filter(|e| reset.contains(&e.id)) {
             e.unreachable_since = None;
         }
     }
@@ -72,8 +107,10 @@ impl Oracle<'_> {
     /// Checks every weak entry (module header), starting or reading the
     /// clocks; under the lock, after the graph was verified.
     pub(crate) fn check_weaks(&self, m: &Mutator, model: &mut Model) -> Result<(), String> {
+        model.restart_touched_clocks();
         let (alive, _) = model.reach(model.live_seeds());
         let done = self.heap.gc_summary().cycles;
+        let mut late = None;
         for e in model.weaks.iter_mut() {
             if alive.contains(&e.id) {
                 e.unreachable_since = None;
@@ -106,16 +143,20 @@ impl Oracle<'_> {
                                 Ok(id) => format!("object {id}"),
                                 Err(err) => err,
                             };
-                            return Err(format!(
+                            late = Some((e.id, format!(
                                 "object {} has been unreachable since a verification at which {c} cycles had completed, yet after {done} cycles its Weak still upgrades (to {what}): unreachable objects must be freed within {LIVENESS_CYCLES} cycles",
                                 e.id
-                            ));
+                            )));
+                            break;
                         }
                     }
                     Some(_) => {}
                 }
             }
         }
-        Ok(())
+        match late {
+            None => Ok(()),
+            Some((id, msg)) => Err(format!("{msg}; {}", model.weak_holders(id))),
+        }
     }
 }
