@@ -82,6 +82,29 @@ impl<'m, T> Gc<'m, T> {
         }
     }
 
+    /// The object, borrowed for all of `'m` (until the mutator's next
+    /// safepoint) rather than for as long as this `Gc` value lives, as
+    /// `Deref` does: lets a chain of loads (closure → function → constants)
+    /// go on without a named local at each step.
+    ///
+    /// ```
+    /// use gomem::{Config, Heap, Member, Trace};
+    /// #[derive(Trace)]
+    /// struct Pair { left: Member<Pair>, value: u64 }
+    /// let heap = Heap::new(Config::default());
+    /// let m = heap.attach();
+    /// let p = m.alloc(Pair { left: Member::null(), value: 1 });
+    /// p.left.set(&m, Some(m.alloc(Pair { left: Member::null(), value: 2 })));
+    /// let value: &u64 = &p.into_ref().left.get(&m).unwrap().into_ref().value;
+    /// assert_eq!(*value, 2);
+    /// ```
+    #[inline]
+    pub fn into_ref(self) -> &'m T {
+        // SAFETY: the object stays alive and initialised for 'm (see
+        // `from_addr`), and heap objects are only ever shared (`&`).
+        unsafe { self.ptr.as_ref() }
+    }
+
     /// The object's address.
     #[inline]
     pub fn as_ptr(self) -> *const T {
