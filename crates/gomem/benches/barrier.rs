@@ -1,8 +1,10 @@
 //! Write-barrier cost: `Member::set` with the barrier off (no cycle), and on
 //! (a cycle held in its mark phase by a second mutator that adopted Mark and
 //! then sleeps without reaching a safepoint, so the stack-black handshake
-//! never completes). Also `Member::get`, the read side, which has no barrier
-//! but checks that the Member lives in this heap.
+//! never completes). Also `Member::get`, the read side, which checks that
+//! the Member lives in this heap and that no Drop is running through this
+//! Mutator, and, once the P's stack is black in Mark, runs the load barrier
+//! (a span lookup and a mark-bit test per load; `get_black_p_marking`).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,8 +80,20 @@ fn barrier(c: &mut Criterion) {
         g.bench_function("alloc_16B_marking", |b| {
             b.iter(|| black_box(m.alloc(node())))
         });
+        g.bench_function("get_grey_p_marking", |b| b.iter(|| black_box(x.a.get(&m))));
+        // The same load from a P whose stack turned black: the load barrier.
+        let mut m = m;
+        let keep = {
+            let x = m.alloc(node());
+            x.a.set(&m, Some(m.alloc(node())));
+            m.root(x)
+        };
+        m.safepoint();
+        let x = keep.get(&m);
+        g.bench_function("get_black_p_marking", |b| b.iter(|| black_box(x.a.get(&m))));
         assert_eq!(heap.gc_phase(), Phase::Mark, "the cycle stayed in Mark");
         done.store(true, Ordering::Release);
+        drop(keep);
         drop(m);
         holder.join().unwrap();
     }
