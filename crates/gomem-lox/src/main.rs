@@ -1,0 +1,135 @@
+//! `lox`: clox's command line. `lox FILE` runs a script; `lox` alone is a
+//! REPL (one line at a time, globals kept between lines); anything else is
+//! a usage error.
+//!
+//! Exit statuses are clox's: 65 after a compile error, 70 after a runtime
+//! error, 64 for bad usage, 74 when the script cannot be read, 0 otherwise.
+//! The heap is configured from the environment (`GOGC`, `GOMEMLIMIT`,
+//! `GOMEM_DEBUG`), plus `LOX_STRESS_GC=1` (a collection at every safepoint)
+//! and `LOX_PRINT_CODE=1` (disassemble before running).
+
+use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
+
+use gomem_lox::{
+    InterpretResult, EXIT_COMPILE_ERROR, EXIT_IO_ERROR, EXIT_RUNTIME_ERROR, EXIT_USAGE,
+};
+
+/// Longest REPL line clox reads at once (its `fgets` buffer is 1024 bytes).
+const REPL_LINE_MAX: usize = 1023;
+
+#[cfg(feature = "vm")]
+struct Session {
+    vm: gomem_lox::vm::Vm,
+}
+
+#[cfg(feature = "vm")]
+impl Session {
+    fn new() -> Result<Session, String> {
+        Ok(Session {
+            vm: gomem_lox::vm::Vm::from_env()?,
+        })
+    }
+
+    fn interpret(&mut self, source: &str) -> InterpretResult {
+        self.vm.interpret(source)
+    }
+}
+
+/// Without the VM (feature `vm` off) the binary only compiles: it reports
+/// compile errors as clox does and refuses to run the code.
+#[cfg(not(feature = "vm"))]
+struct Session;
+
+#[cfg(not(feature = "vm"))]
+impl Session {
+    fn new() -> Result<Session, String> {
+        Ok(Session)
+    }
+
+    fn interpret(&mut self, source: &str) -> InterpretResult {
+        match gomem_lox::compiler::compile(source) {
+            Ok(f) => {
+                if std::env::var_os("LOX_PRINT_CODE").is_some() {
+                    print!("{}", gomem_lox::debug::disassemble(&f));
+                }
+                eprintln!("lox: built without the VM (feature `vm`); nothing was run");
+                InterpretResult::RuntimeError
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("{e}");
+                }
+                InterpretResult::CompileError
+            }
+        }
+    }
+}
+
+fn repl(session: &mut Session) {
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut line = String::new();
+    loop {
+        print!("> ");
+        let _ = io::stdout().flush();
+        line.clear();
+        match input.read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                break;
+            }
+            Ok(_) => {
+                // clox reads at most REPL_LINE_MAX bytes per call; the rest
+                // of a longer line comes back as the next "line".
+                let mut rest = line.as_str();
+                while !rest.is_empty() {
+                    let mut cut = rest.len().min(REPL_LINE_MAX);
+                    while !rest.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    session.interpret(&rest[..cut]);
+                    rest = &rest[cut..];
+                }
+            }
+        }
+    }
+}
+
+fn run_file(session: &mut Session, path: &str) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(_) => {
+            eprintln!("Could not open file \"{path}\".");
+            return ExitCode::from(EXIT_IO_ERROR);
+        }
+    };
+    let source = String::from_utf8_lossy(&bytes);
+    match session.interpret(&source) {
+        InterpretResult::Ok => ExitCode::SUCCESS,
+        InterpretResult::CompileError => ExitCode::from(EXIT_COMPILE_ERROR),
+        InterpretResult::RuntimeError => ExitCode::from(EXIT_RUNTIME_ERROR),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let mut session = match Session::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("lox: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match args.len() {
+        1 => {
+            repl(&mut session);
+            ExitCode::SUCCESS
+        }
+        2 => run_file(&mut session, &args[1]),
+        _ => {
+            eprintln!("Usage: lox [path]");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
