@@ -142,8 +142,9 @@ pub enum Constant {
 }
 
 /// Code, lines and arity of one function: the part of a compiled function
-/// that stays plain data in the heap Function object.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// that stays plain data in the heap Function object (hence `Trace`: it
+/// holds no heap pointer).
+#[derive(Clone, Debug, Default, PartialEq, gomem::Trace)]
 pub struct Code {
     pub bytes: Vec<u8>,
     /// The source line of each byte of `bytes`.
