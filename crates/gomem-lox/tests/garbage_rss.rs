@@ -67,7 +67,7 @@ fn garbage_heavy_program_stays_under_64_mib() {
         "lox failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "1000000\n200\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1e+06\n200\n");
 
     // SAFETY: getrusage only writes the struct it is given.
     let peak = unsafe {
