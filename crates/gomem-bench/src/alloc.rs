@@ -12,7 +12,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
-use gomem::alloc::rss_bytes;
+use gomem::rss_bytes;
 use gomem::{Config, Heap, ObjectKind};
 
 /// Options of `gomem-bench alloc`.

@@ -1,28 +1,49 @@
-//! `gomem-bench binary-trees`: the Benchmarks Game binary-trees on gomem.
+//! The Benchmarks Game binary-trees: its options, the steps every
+//! implementation provides ([`BinaryTrees`]) and their order ([`drive`]).
 //!
 //! The classic allocation-heavy GC benchmark: a stretch tree of depth d+1,
-//! a long-lived tree of depth d kept through a `Root`, then for each even
-//! depth from 4 to d, 2^(d−depth+4) trees built bottom-up and checked
-//! (node counts). The output lines are the standard ones. Each tree is built
-//! and checked between two safepoints, as a Go program would be preempted
-//! between statements. With `--threads N`, N mutators split the iterations
-//! of each depth.
+//! a long-lived tree of depth d, then for each even depth from 4 to d,
+//! 2^(d−depth+4) trees built bottom-up and checked (node counts). The
+//! output lines are the standard ones, the same for every implementation
+//! and the Go program (`bench/go/binarytrees`):
 //!
-//! After the check lines it reports wall time, cycles, the time mutators
-//! were held at polls by the collector (max and p99: gomem's "pause"),
-//! assist time and peak RSS.
+//! ```text
+//! stretch tree of depth 22\t check: 8388607
+//! 2097152\t trees of depth 4\t check: 65011712
+//! …   (one line per even depth)
+//! long lived tree of depth 21\t check: 4194303
+//! ```
+//!
+//! On gomem (`crate::peers::gomem`) each tree is built and checked between
+//! two safepoints, as a Go program would be preempted between statements,
+//! and with `--threads N`, N mutators split the iterations of each depth.
 
-use std::error::Error;
-use std::time::{Duration, Instant};
+use crate::sizes::Preset;
 
-use gomem::{Config, Gc, Heap, Member, Mutator, Trace};
+/// The size of binary-trees (the Go program's flag too).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
+    /// Maximum tree depth.
+    #[arg(long, default_value_t = Size::of(Preset::Default).depth)]
+    pub depth: u32,
+}
+
+impl Size {
+    /// The size of each preset.
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default => Size { depth: 21 },
+            Preset::Quick => Size { depth: 18 },
+            Preset::Tiny => Size { depth: 14 },
+        }
+    }
+}
 
 /// Options of `gomem-bench binary-trees`.
 #[derive(clap::Args, Clone)]
 pub struct Args {
-    /// Maximum tree depth.
-    #[arg(long, default_value_t = 21)]
-    pub depth: u32,
+    #[command(flatten)]
+    pub size: Size,
     /// Mutator threads sharing the per-depth iterations.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -31,129 +52,67 @@ pub struct Args {
     pub gctrace: bool,
 }
 
-#[derive(Trace)]
-struct Node {
-    left: Member<Node>,
-    right: Member<Node>,
-}
+/// Smallest depth of the short-lived trees.
+pub const MIN_DEPTH: u32 = 4;
 
-fn bottom_up(m: &Mutator, depth: u32) -> Gc<'_, Node> {
-    let n = m.alloc(Node {
-        left: Member::null(),
-        right: Member::null(),
-    });
-    if depth > 0 {
-        n.left.set(m, Some(bottom_up(m, depth - 1)));
-        n.right.set(m, Some(bottom_up(m, depth - 1)));
+/// One implementation of binary-trees' steps; [`drive`] runs them in order.
+pub trait BinaryTrees {
+    /// Builds a tree of depth `d` bottom-up, counts it, drops it (and lets
+    /// the collector run, if the implementation has a place for that).
+    fn churn(&mut self, d: u32) -> u64;
+    /// Churns `iterations` trees of depth `d` and returns the sum of their
+    /// counts: one after another, unless the implementation shares them
+    /// out among threads.
+    fn churn_many(&mut self, d: u32, iterations: u64) -> u64 {
+        (0..iterations).map(|_| self.churn(d)).sum()
     }
-    n
+    /// Builds and keeps the long-lived tree.
+    fn make_long_lived(&mut self, d: u32);
+    /// Counts the long-lived tree.
+    fn long_lived_count(&mut self) -> u64;
 }
 
-fn check(m: &Mutator, n: Gc<'_, Node>) -> u64 {
-    match (n.left.get(m), n.right.get(m)) {
-        (Some(l), Some(r)) => 1 + check(m, l) + check(m, r),
-        _ => 1,
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check lines, in order.
-    pub lines: Vec<String>,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-}
-
-/// Runs binary-trees on `heap` and returns its output and figures.
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    let start = Instant::now();
+/// Runs binary-trees of `--depth` on `h` and returns the check lines.
+pub fn drive(h: &mut impl BinaryTrees, args: &Args) -> Vec<String> {
+    let max_depth = args.size.depth.max(MIN_DEPTH + 2);
     let mut lines = Vec::new();
-    let min_depth = 4;
-    let max_depth = args.depth.max(min_depth + 2);
-    let mut m = heap.attach();
-    {
-        let stretch = max_depth + 1;
-        let t = bottom_up(&m, stretch);
-        lines.push(format!(
-            "stretch tree of depth {stretch}\t check: {}",
-            check(&m, t)
-        ));
-    }
-    m.safepoint();
-    let long_lived = {
-        let t = bottom_up(&m, max_depth);
-        m.root(t)
-    };
-    m.safepoint();
-    for d in (min_depth..=max_depth).step_by(2) {
-        let iterations = 1u64 << (max_depth - d + min_depth);
-        let total = m.blocking(|| run_depth(heap, d, iterations, args.threads.max(1)));
+    let stretch = max_depth + 1;
+    let n = h.churn(stretch);
+    lines.push(format!("stretch tree of depth {stretch}\t check: {n}"));
+    h.make_long_lived(max_depth);
+    for d in (MIN_DEPTH..=max_depth).step_by(2) {
+        let iterations = 1u64 << (max_depth - d + MIN_DEPTH);
+        let total = h.churn_many(d, iterations);
         lines.push(format!(
             "{iterations}\t trees of depth {d}\t check: {total}"
         ));
     }
     lines.push(format!(
         "long lived tree of depth {max_depth}\t check: {}",
-        check(&m, long_lived.get(&m))
+        h.long_lived_count()
     ));
-    drop(long_lived);
-    drop(m);
-    Outcome {
-        lines,
-        wall: start.elapsed(),
-        summary: heap.gc_summary(),
-    }
+    lines
 }
 
-fn run_depth(heap: &Heap, depth: u32, iterations: u64, threads: usize) -> u64 {
-    let work = |count: u64| {
-        let mut m = heap.attach();
-        let mut sum = 0;
-        for _ in 0..count {
-            sum += {
-                let t = bottom_up(&m, depth);
-                check(&m, t)
-            };
-            m.safepoint();
+/// The check lines a correct run prints: [`drive`] on trees that are
+/// counted, not built (a complete tree of depth d has 2^(d+1) − 1 nodes).
+pub fn expected(args: &Args) -> String {
+    struct Reckoned {
+        long_lived: u32,
+    }
+    impl BinaryTrees for Reckoned {
+        fn churn(&mut self, d: u32) -> u64 {
+            (1u64 << (d + 1)) - 1
         }
-        sum
-    };
-    if threads == 1 {
-        return work(iterations);
+        fn churn_many(&mut self, d: u32, iterations: u64) -> u64 {
+            iterations * self.churn(d)
+        }
+        fn make_long_lived(&mut self, d: u32) {
+            self.long_lived = d;
+        }
+        fn long_lived_count(&mut self) -> u64 {
+            self.churn(self.long_lived)
+        }
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads as u64)
-            .map(|i| {
-                let share =
-                    iterations / threads as u64 + u64::from(i < iterations % threads as u64);
-                s.spawn(move || work(share))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    })
-}
-
-/// Peak RSS of this process in bytes (getrusage).
-pub fn peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage writes into the struct we pass; RUSAGE_SELF is valid.
-    unsafe {
-        let mut ru: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru.ru_maxrss as u64 * 1024
-    }
-}
-
-/// Runs the demo and prints the check lines and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    let config = Config::from_env()?;
-    let trace = config.gctrace_value() || args.gctrace;
-    let heap = Heap::new(config.gctrace(trace));
-    let out = run_on(&heap, args);
-    for l in &out.lines {
-        println!("{l}");
-    }
-    crate::gcbench::print_figures(out.wall, &out.summary);
-    Ok(())
+    drive(&mut Reckoned { long_lived: 0 }, args).join("\n")
 }

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use clap::ValueEnum;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 mod child;
@@ -47,6 +48,9 @@ mod model;
 mod report;
 mod svg;
 
+use crate::peers::Impl;
+use crate::runone::{name, supported, Workload};
+use crate::sizes::Preset;
 use model::{Latency, Meta, Results, RunRecord, Status};
 
 /// Workloads, in report order.
@@ -84,8 +88,8 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_parser = IMPLS)]
     pub impls: Vec<String>,
     /// Workload size; overrides --quick (`tiny` is for tests).
-    #[arg(long, hide = true, value_parser = ["default", "quick", "tiny"])]
-    pub size: Option<String>,
+    #[arg(long, hide = true, value_enum)]
+    pub size: Option<Preset>,
     /// Time limit of one run, in seconds; a run over it is killed and failed.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -165,10 +169,11 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 
 /// Runs every measurement and returns the summarised results.
 fn measure(args: &Args) -> Result<Results, Box<dyn Error>> {
-    let size = args
-        .size
-        .clone()
-        .unwrap_or_else(|| if args.quick { "quick" } else { "default" }.to_string());
+    let size = name(args.size.unwrap_or(if args.quick {
+        Preset::Quick
+    } else {
+        Preset::Default
+    }));
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let workloads: Vec<String> = if args.workloads.is_empty() {
         WORKLOADS.iter().map(|s| s.to_string()).collect()
@@ -427,20 +432,27 @@ fn run_rust(
     run: usize,
     timeout: Duration,
 ) -> RunRecord {
+    let (Ok(implementation), Ok(workload)) =
+        (Impl::from_str(imp, false), Workload::from_str(w, false))
+    else {
+        return RunRecord::empty(w, imp, run, Status::Failed, "unknown to run-one".into());
+    };
     let mut cmd = Command::new(exe);
     cmd.args(["run-one", "--impl", imp, "--workload", w, "--size", size]);
-    if imp == "gomem" {
-        cmd.env("GOMEM_DEBUG", with_debug_item("GOMEM_DEBUG", "gctrace=1"));
+    if let Some((var, item)) = implementation.implementation().gctrace_env {
+        cmd.env(var, with_debug_item(var, item));
     }
     let o = match child::run(&mut cmd, timeout) {
         Ok(o) => o,
         Err(e) => return RunRecord::empty(w, imp, run, Status::Failed, format!("spawn: {e}")),
     };
     if let Some(why) = failure(&o, timeout) {
-        // A peer that does not support a workload exits non-zero with a
-        // message: n/a. gomem supports everything, and a signal is a crash.
+        // run-one refuses a workload the implementation does not run, with
+        // a message: n/a. Any other failure, and a signal, is a crash.
         let status = match o.exit {
-            child::Exit::Code(_) if imp != "gomem" && !o.timed_out => Status::Na,
+            child::Exit::Code(_) if !supported(implementation, workload) && !o.timed_out => {
+                Status::Na
+            }
             _ => Status::Failed,
         };
         let msg = if status == Status::Na {

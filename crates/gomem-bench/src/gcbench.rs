@@ -1,4 +1,5 @@
-//! `gomem-bench gcbench`: the Ellis/Kovac/Boehm GCBench on gomem.
+//! The Ellis/Kovac/Boehm GCBench: its options, the steps every
+//! implementation provides ([`GcBench`]) and their order ([`drive`]).
 //!
 //! The classic collector benchmark, as in Boehm's `GCBench.c`:
 //!
@@ -34,26 +35,50 @@
 //! array of 500000\t a[1000]: 0.001000
 //! ```
 
-use std::error::Error;
-use std::time::{Duration, Instant};
+use crate::sizes::Preset;
 
-use gomem::{Config, Gc, Heap, Member, Mutator, Root, Slice, Trace};
-
-/// Options of `gomem-bench gcbench` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+/// The sizes of GCBench (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Depth of the stretch tree.
-    #[arg(long, default_value_t = 18)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).stretch)]
     pub stretch: u32,
     /// Depth of the long-lived tree.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).long_lived)]
     pub long_lived: u32,
     /// Elements of the long-lived f64 array (at least 2002: the check reads a[1000]).
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).array)]
     pub array: usize,
     /// Largest depth of the short-lived trees (from 4, step 2).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).max_depth)]
     pub max_depth: u32,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                stretch: 18,
+                long_lived: 16,
+                array: 500_000,
+                max_depth: 16,
+            },
+            Preset::Tiny => Size {
+                stretch: 16,
+                long_lived: 14,
+                array: 4096,
+                max_depth: 14,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench gcbench`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -71,7 +96,7 @@ pub fn tree_size(d: u32) -> u64 {
 
 /// Trees built per depth, in each direction.
 pub fn num_iters(args: &Args, d: u32) -> u64 {
-    2 * tree_size(args.max_depth) / tree_size(d)
+    2 * tree_size(args.size.max_depth) / tree_size(d)
 }
 
 /// The initial value of array element `i` of an array of `len`.
@@ -85,13 +110,14 @@ pub fn array_value(i: usize, len: usize) -> f64 {
 
 /// Rejects sizes the check cannot describe.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.array < 2 * ARRAY_PROBE + 2 {
+    let s = args.size;
+    if s.array < 2 * ARRAY_PROBE + 2 {
         return Err(format!(
             "gcbench: --array must be at least {} (the check reads a[{ARRAY_PROBE}])",
             2 * ARRAY_PROBE + 2
         ));
     }
-    if args.max_depth < MIN_DEPTH || args.stretch > 40 || args.long_lived > 40 {
+    if s.max_depth < MIN_DEPTH || s.stretch > 40 || s.long_lived > 40 {
         return Err(format!(
             "gcbench: depths must lie in {MIN_DEPTH}..=40 (--max-depth ≥ {MIN_DEPTH})"
         ));
@@ -119,14 +145,17 @@ pub trait GcBench {
 
 /// Runs GCBench on `h` and returns the check lines.
 pub fn drive(h: &mut impl GcBench, args: &Args) -> Vec<String> {
+    let Size {
+        stretch,
+        long_lived,
+        array,
+        max_depth,
+    } = args.size;
     let mut lines = Vec::new();
-    let n = h.stretch(args.stretch);
-    lines.push(format!(
-        "stretch tree of depth {}\t check: {n}",
-        args.stretch
-    ));
-    h.make_long_lived(args.long_lived, args.array);
-    for d in (MIN_DEPTH..=args.max_depth).step_by(2) {
+    let n = h.stretch(stretch);
+    lines.push(format!("stretch tree of depth {stretch}\t check: {n}"));
+    h.make_long_lived(long_lived, array);
+    for d in (MIN_DEPTH..=max_depth).step_by(2) {
         let iters = num_iters(args, d);
         let top_down: u64 = (0..iters).map(|_| h.top_down(d)).sum();
         let bottom_up: u64 = (0..iters).map(|_| h.bottom_up(d)).sum();
@@ -135,206 +164,46 @@ pub fn drive(h: &mut impl GcBench, args: &Args) -> Vec<String> {
         ));
     }
     lines.push(format!(
-        "long lived tree of depth {}\t check: {}",
-        args.long_lived,
+        "long lived tree of depth {long_lived}\t check: {}",
         h.long_lived_count()
     ));
     lines.push(format!(
-        "array of {}\t a[{ARRAY_PROBE}]: {:.6}",
-        args.array,
+        "array of {array}\t a[{ARRAY_PROBE}]: {:.6}",
         h.array_get(ARRAY_PROBE)
     ));
     lines
 }
 
-/// `i` and `j` are the original benchmark's payload: written, never read.
-#[derive(Trace)]
-#[allow(dead_code)]
-struct Node {
-    left: Member<Node>,
-    right: Member<Node>,
-    parent: Member<Node>,
-    i: i32,
-    j: i32,
-}
-
-fn new_node(m: &Mutator) -> Gc<'_, Node> {
-    m.alloc(Node {
-        left: Member::null(),
-        right: Member::null(),
-        parent: Member::null(),
-        i: 0,
-        j: 0,
-    })
-}
-
-/// Gives `node` two children and recurses (top-down construction).
-fn populate<'m>(m: &'m Mutator, d: u32, node: Gc<'m, Node>) {
-    if d > 0 {
-        let l = new_node(m);
-        l.parent.set(m, Some(node));
-        node.left.set(m, Some(l));
-        let r = new_node(m);
-        r.parent.set(m, Some(node));
-        node.right.set(m, Some(r));
-        populate(m, d - 1, l);
-        populate(m, d - 1, r);
+/// The check lines a correct run prints: [`drive`] on trees that are
+/// counted, not built, and an array that is computed, not kept.
+pub fn expected(args: &Args) -> String {
+    struct Reckoned {
+        long_lived: u32,
+        array_len: usize,
     }
-}
-
-/// Builds the children first, then their parent (bottom-up construction).
-fn make_tree(m: &Mutator, d: u32) -> Gc<'_, Node> {
-    if d == 0 {
-        return new_node(m);
+    impl GcBench for Reckoned {
+        fn stretch(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn make_long_lived(&mut self, d: u32, array_len: usize) {
+            (self.long_lived, self.array_len) = (d, array_len);
+        }
+        fn top_down(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn bottom_up(&mut self, d: u32) -> u64 {
+            tree_size(d)
+        }
+        fn long_lived_count(&mut self) -> u64 {
+            tree_size(self.long_lived)
+        }
+        fn array_get(&mut self, i: usize) -> f64 {
+            array_value(i, self.array_len)
+        }
     }
-    let l = make_tree(m, d - 1);
-    let r = make_tree(m, d - 1);
-    let n = new_node(m);
-    n.left.set(m, Some(l));
-    n.right.set(m, Some(r));
-    l.parent.set(m, Some(n));
-    r.parent.set(m, Some(n));
-    n
-}
-
-fn count(m: &Mutator, n: Gc<'_, Node>) -> u64 {
-    1 + n.left.get(m).map_or(0, |l| count(m, l)) + n.right.get(m).map_or(0, |r| count(m, r))
-}
-
-/// GCBench on one gomem mutator: every tree is built and counted between
-/// two safepoints.
-struct OnGomem {
-    m: Mutator,
-    long_lived: Option<Root<Node>>,
-    array: Option<Root<Slice<f64>>>,
-}
-
-impl GcBench for OnGomem {
-    fn stretch(&mut self, d: u32) -> u64 {
-        self.bottom_up(d)
-    }
-
-    fn make_long_lived(&mut self, d: u32, array_len: usize) {
-        let m = &self.m;
-        let t = new_node(m);
-        populate(m, d, t);
-        self.long_lived = Some(m.root(t));
-        let a = m.alloc_slice(array_len, |i| array_value(i, array_len));
-        self.array = Some(m.root(a));
-        self.m.safepoint();
-    }
-
-    fn top_down(&mut self, d: u32) -> u64 {
-        let n = {
-            let m = &self.m;
-            let t = new_node(m);
-            populate(m, d, t);
-            count(m, t)
-        };
-        self.m.safepoint();
-        n
-    }
-
-    fn bottom_up(&mut self, d: u32) -> u64 {
-        let n = {
-            let t = make_tree(&self.m, d);
-            count(&self.m, t)
-        };
-        self.m.safepoint();
-        n
-    }
-
-    fn long_lived_count(&mut self) -> u64 {
-        let t = self
-            .long_lived
-            .as_ref()
-            .expect("long-lived tree")
-            .get(&self.m);
-        count(&self.m, t)
-    }
-
-    fn array_get(&mut self, i: usize) -> f64 {
-        self.array.as_ref().expect("array").get(&self.m)[i]
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check lines, in order.
-    pub lines: Vec<String>,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-}
-
-/// Runs GCBench on `heap` (one mutator) and returns its output and figures.
-///
-/// # Panics
-/// If `args` fails [`validate`].
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    validate(args).expect("gcbench arguments");
-    let start = Instant::now();
-    let mut h = OnGomem {
-        m: heap.attach(),
-        long_lived: None,
-        array: None,
+    let mut h = Reckoned {
+        long_lived: 0,
+        array_len: 0,
     };
-    let lines = drive(&mut h, args);
-    drop(h);
-    Outcome {
-        lines,
-        wall: start.elapsed(),
-        summary: heap.gc_summary(),
-    }
-}
-
-/// The heap of a gomem subcommand: configured from the environment
-/// (`GOGC`, `GOMEMLIMIT`, `GOMEM_DEBUG`), with `--gctrace` turning the
-/// trace on as well. A bad variable is an error that names it.
-pub fn heap_from_env(gctrace: bool) -> Result<Heap, Box<dyn Error>> {
-    let config = Config::from_env()?;
-    let trace = config.gctrace_value() || gctrace;
-    Ok(Heap::new(config.gctrace(trace)))
-}
-
-/// Prints the collector figures every gomem subcommand shares.
-pub fn print_figures(wall: Duration, s: &gomem::GcSummary) {
-    let us = |d: Duration| d.as_nanos() as f64 / 1e3;
-    println!();
-    println!("wall time            {:.3} s", wall.as_secs_f64());
-    println!("GC cycles            {}", s.cycles);
-    println!(
-        "mutator pause (poll) max {:.1} µs, p99 {:.1} µs, p50 {:.2} µs over {} polls",
-        us(s.poll_max),
-        us(s.poll_p99),
-        us(s.poll_p50),
-        s.polls
-    );
-    println!(
-        "mark assists         {} taking {:.1} ms (max {:.1} µs)",
-        s.assists,
-        s.assist_time.as_secs_f64() * 1e3,
-        us(s.assist_max)
-    );
-    println!(
-        "background marking   {:.1} ms",
-        s.mark_worker_time.as_secs_f64() * 1e3
-    );
-    println!(
-        "peak RSS             {:.1} MiB",
-        crate::binarytrees::peak_rss_bytes() as f64 / (1 << 20) as f64
-    );
-}
-
-/// Runs the benchmark and prints the check lines and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    validate(args)?;
-    let heap = heap_from_env(args.gctrace)?;
-    let out = run_on(&heap, args);
-    for l in &out.lines {
-        println!("{l}");
-    }
-    print_figures(out.wall, &out.summary);
-    Ok(())
+    drive(&mut h, args).join("\n")
 }

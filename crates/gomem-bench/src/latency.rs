@@ -1,4 +1,4 @@
-//! `gomem-bench latency`: how long one allocation-and-store takes while a
+//! The latency workload: how long one allocation-and-store takes while a
 //! large heap of live messages churns (the "message buffer" latency test).
 //!
 //! A window of `--window` W (200,000) slots holds live messages of 1 KiB
@@ -21,20 +21,42 @@
 //! `window W pushes N checksum S`, where S sums, over the final window's
 //! messages, their first byte plus their last byte.
 
-use std::error::Error;
 use std::time::{Duration, Instant};
 
-use gomem::{Heap, Member, Mutator, Root, Slice, Trace};
+use crate::sizes::Preset;
 
-/// Options of `gomem-bench latency` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+/// The sizes of the latency workload (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Live messages (slots of the window).
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).window)]
     pub window: usize,
     /// Messages pushed in all.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).pushes)]
     pub pushes: u64,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                window: 200_000,
+                pushes: 1_000_000,
+            },
+            Preset::Tiny => Size {
+                window: 2000,
+                pushes: 10_000,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench latency`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -50,7 +72,7 @@ pub fn msg_byte(i: u64) -> u8 {
 
 /// Rejects sizes the workload cannot run.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.window == 0 {
+    if args.size.window == 0 {
         return Err("latency: --window must be at least 1".into());
     }
     Ok(())
@@ -123,11 +145,12 @@ pub struct Driven {
 /// Makes the window with `make(W)`, runs the N pushes, timing each, and
 /// computes the checksum.
 pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
+    let Size { window, pushes } = args.size;
     let start = Instant::now();
-    let mut h = make(args.window);
-    let mut samples = Vec::with_capacity(args.pushes as usize);
-    let w = args.window as u64;
-    for i in 0..args.pushes {
+    let mut h = make(window);
+    let mut samples = Vec::with_capacity(pushes as usize);
+    let w = window as u64;
+    for i in 0..pushes {
         let t = Instant::now();
         h.push(i, (i % w) as usize);
         samples.push(t.elapsed().as_nanos() as u64);
@@ -136,104 +159,27 @@ pub fn drive<L: Latency>(args: &Args, make: impl FnOnce(usize) -> L) -> Driven {
     let pauses = h.take_pauses();
     drop(h);
     Driven {
-        check: format!(
-            "window {} pushes {} checksum {sum}",
-            args.window, args.pushes
-        ),
+        check: check_text(args.size, sum),
         latency: LatencyStats::from_samples(&mut samples),
         wall: start.elapsed(),
         pauses,
     }
 }
 
-/// A message: 1 KiB of plain data (noscan, Go's 1024-byte size class).
-#[derive(Trace)]
-struct Msg {
-    data: [u8; MSG_BYTES],
+/// The check text of a run of `size` whose checksum is `sum`.
+fn check_text(size: Size, sum: u64) -> String {
+    format!(
+        "window {} pushes {} checksum {sum}",
+        size.window, size.pushes
+    )
 }
 
-struct OnGomem {
-    m: Mutator,
-    window: Root<Slice<Member<Msg>>>,
-}
-
-impl Latency for OnGomem {
-    #[inline]
-    fn push(&mut self, i: u64, slot: usize) {
-        {
-            let m = &self.m;
-            let msg = m.alloc(Msg {
-                data: [msg_byte(i); MSG_BYTES],
-            });
-            self.window.get(m)[slot].set(m, Some(msg));
-        }
-        self.m.safepoint();
-    }
-
-    fn checksum(&mut self) -> u64 {
-        let m = &self.m;
-        self.window
-            .get(m)
-            .iter()
-            .filter_map(|e| e.get(m))
-            .map(|msg| u64::from(msg.data[0]) + u64::from(msg.data[MSG_BYTES - 1]))
-            .sum()
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check text.
-    pub check: String,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-    /// The push percentiles.
-    pub latency: LatencyStats,
-}
-
-/// Runs the latency workload on `heap` (one mutator).
-///
-/// # Panics
-/// If `args` fails [`validate`].
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    validate(args).expect("latency arguments");
-    let d = drive(args, |w| {
-        let m = heap.attach();
-        let window = {
-            let s = m.alloc_slice(w, |_| Member::null());
-            m.root(s)
-        };
-        OnGomem { m, window }
-    });
-    Outcome {
-        check: d.check,
-        wall: d.wall,
-        summary: heap.gc_summary(),
-        latency: d.latency,
-    }
-}
-
-/// Prints the push percentiles.
-pub fn print_latency(l: &LatencyStats) {
-    let us = |ns: u64| ns as f64 / 1e3;
-    println!(
-        "push latency         p50 {:.2} µs, p99 {:.2} µs, p99.9 {:.1} µs, max {:.1} µs",
-        us(l.p50),
-        us(l.p99),
-        us(l.p999),
-        us(l.max)
-    );
-}
-
-/// Runs the workload and prints the check, the percentiles and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    validate(args)?;
-    let heap = crate::gcbench::heap_from_env(args.gctrace)?;
-    let out = run_on(&heap, args);
-    println!("{}", out.check);
-    crate::gcbench::print_figures(out.wall, &out.summary);
-    print_latency(&out.latency);
-    Ok(())
+/// The check text a correct run prints: the final window holds the last W
+/// messages pushed (all N, if there were fewer).
+pub fn expected(args: &Args) -> String {
+    let Size { window, pushes } = args.size;
+    let sum = (pushes.saturating_sub(window as u64)..pushes)
+        .map(|i| 2 * u64::from(msg_byte(i)))
+        .sum();
+    check_text(args.size, sum)
 }

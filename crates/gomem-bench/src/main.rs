@@ -9,11 +9,14 @@ use clap::{Parser, Subcommand};
 mod alloc;
 mod binarytrees;
 mod compare;
+mod figures;
 mod gcbench;
 mod latency;
 mod mark;
+mod on_gomem;
 mod peers;
 mod runone;
+mod sizes;
 mod stress;
 
 /// Demos and benchmarks for gomem, Go's memory manager in Rust.
@@ -55,14 +58,14 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sizeclasses => {
-            print!("{}", gomem::alloc::sizeclass::table_tsv());
+            print!("{}", gomem::internals::table_tsv());
             Ok(())
         }
         Command::Alloc(args) => alloc::run(&args),
-        Command::BinaryTrees(args) => binarytrees::run(&args),
-        Command::Gcbench(args) => gcbench::run(&args),
-        Command::Latency(args) => latency::run(&args),
-        Command::Mark(args) => mark::run(&args),
+        Command::BinaryTrees(args) => on_gomem::binary_trees(&args),
+        Command::Gcbench(args) => on_gomem::gcbench(&args),
+        Command::Latency(args) => on_gomem::latency(&args),
+        Command::Mark(args) => on_gomem::mark(&args),
         Command::Compare(args) => compare::run(&args),
         Command::RunOne(args) => runone::run(&args),
         Command::Stress(args) => stress::run(&args),

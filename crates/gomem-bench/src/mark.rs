@@ -1,4 +1,4 @@
-//! `gomem-bench mark`: marking throughput on a large, fully live heap.
+//! The mark workload: marking throughput on a large, fully live heap.
 //!
 //! `--copies` (2) complete 4-ary trees of depth `--depth` (10) are built and
 //! kept: a node is four child pointers and a u64 (40 bytes, Go's and
@@ -24,23 +24,47 @@
 //! `C trees of depth D\t nodes: N`, N counted by walking the trees after
 //! the collections.
 
-use std::error::Error;
 use std::time::{Duration, Instant};
 
-use gomem::{Gc, Heap, Member, Mutator, Root, Trace};
+use crate::sizes::Preset;
 
-/// Options of `gomem-bench mark` (the same flags as the Go program).
-#[derive(clap::Args, Clone, Debug)]
-pub struct Args {
+/// The sizes of the mark workload (the same flags as the Go program).
+#[derive(clap::Args, Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Size {
     /// Depth of each 4-ary tree (a lone node has depth 0).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).depth)]
     pub depth: u32,
     /// Trees kept live.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).copies)]
     pub copies: u32,
     /// Timed forced collections.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = Size::of(Preset::Default).gcs)]
     pub gcs: u32,
+}
+
+impl Size {
+    /// The sizes of each preset (`quick` keeps the standard sizes).
+    pub const fn of(preset: Preset) -> Size {
+        match preset {
+            Preset::Default | Preset::Quick => Size {
+                depth: 10,
+                copies: 2,
+                gcs: 10,
+            },
+            Preset::Tiny => Size {
+                depth: 5,
+                copies: 2,
+                gcs: 3,
+            },
+        }
+    }
+}
+
+/// Options of `gomem-bench mark`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub size: Size,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
@@ -52,10 +76,10 @@ pub const NODE_BYTES: u64 = 48;
 
 /// Rejects sizes the workload cannot run.
 pub fn validate(args: &Args) -> Result<(), String> {
-    if args.depth > 14 {
+    if args.size.depth > 14 {
         return Err("mark: --depth must be at most 14".into());
     }
-    if args.gcs == 0 {
+    if args.size.gcs == 0 {
         return Err("mark: --gcs must be at least 1".into());
     }
     Ok(())
@@ -96,12 +120,13 @@ pub struct Driven {
 /// Builds the trees, settles with one untimed collection, times `--gcs`
 /// collections, counts the nodes.
 pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
+    let Size { depth, copies, gcs } = args.size;
     let start = Instant::now();
     let mut h = make();
-    h.build(args.depth, args.copies);
+    h.build(depth, copies);
     h.collect();
-    let mut gc_ms = Vec::with_capacity(args.gcs as usize);
-    for _ in 0..args.gcs {
+    let mut gc_ms = Vec::with_capacity(gcs as usize);
+    for _ in 0..gcs {
         let t = Instant::now();
         h.collect();
         gc_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -111,10 +136,7 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
     let ms_per_gc = gc_ms.iter().sum::<f64>() / gc_ms.len() as f64;
     let mb = (nodes * NODE_BYTES) as f64 / 1e6;
     Driven {
-        check: format!(
-            "{} trees of depth {}\t nodes: {nodes}",
-            args.copies, args.depth
-        ),
+        check: check_text(args.size, nodes),
         stats: MarkStats {
             ms_per_gc,
             mb_per_s: (ms_per_gc > 0.0).then(|| mb / (ms_per_gc / 1e3)),
@@ -124,114 +146,18 @@ pub fn drive<M: Mark>(args: &Args, make: impl FnOnce() -> M) -> Driven {
     }
 }
 
-/// `v` is payload, written, never read.
-#[derive(Trace)]
-#[allow(dead_code)]
-struct Node {
-    kids: [Member<Node>; 4],
-    v: u64,
+/// The check text of a run of `size` that counted `nodes`.
+fn check_text(size: Size, nodes: u64) -> String {
+    format!(
+        "{} trees of depth {}\t nodes: {nodes}",
+        size.copies, size.depth
+    )
 }
 
-fn build(m: &Mutator, d: u32) -> Gc<'_, Node> {
-    let n = m.alloc(Node {
-        kids: [const { Member::null() }; 4],
-        v: u64::from(d),
-    });
-    if d > 0 {
-        for k in &n.kids {
-            k.set(m, Some(build(m, d - 1)));
-        }
-    }
-    n
-}
-
-fn count(m: &Mutator, n: Gc<'_, Node>) -> u64 {
-    1 + n
-        .kids
-        .iter()
-        .filter_map(|k| k.get(m))
-        .map(|k| count(m, k))
-        .sum::<u64>()
-}
-
-struct OnGomem {
-    m: Mutator,
-    trees: Vec<Root<Node>>,
-}
-
-impl Mark for OnGomem {
-    fn build(&mut self, depth: u32, copies: u32) {
-        for _ in 0..copies {
-            let r = {
-                let t = build(&self.m, depth);
-                self.m.root(t)
-            };
-            self.trees.push(r);
-            self.m.safepoint();
-        }
-    }
-
-    fn collect(&mut self) {
-        self.m.collect();
-    }
-
-    fn count(&mut self) -> u64 {
-        self.trees
-            .iter()
-            .map(|r| count(&self.m, r.get(&self.m)))
-            .sum()
-    }
-}
-
-/// What a run measured.
-pub struct Outcome {
-    /// The check text.
-    pub check: String,
-    /// Wall time.
-    pub wall: Duration,
-    /// The collector's summary.
-    pub summary: gomem::GcSummary,
-    /// Collection figures.
-    pub stats: MarkStats,
-}
-
-/// Runs the mark workload on `heap` (one mutator).
-///
-/// # Panics
-/// If `args` fails [`validate`].
-pub fn run_on(heap: &Heap, args: &Args) -> Outcome {
-    validate(args).expect("mark arguments");
-    let d = drive(args, || OnGomem {
-        m: heap.attach(),
-        trees: Vec::new(),
-    });
-    Outcome {
-        check: d.check,
-        wall: d.wall,
-        summary: heap.gc_summary(),
-        stats: d.stats,
-    }
-}
-
-/// Prints the collection figures.
-pub fn print_stats(s: &MarkStats) {
-    let min = s.gc_ms.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = s.gc_ms.iter().copied().fold(0.0, f64::max);
-    println!(
-        "forced collection    {:.2} ms mean (min {min:.2}, max {max:.2}) over {}, {:.0} MB/s marked",
-        s.ms_per_gc,
-        s.gc_ms.len(),
-        s.mb_per_s.unwrap_or(f64::NAN)
-    );
-}
-
-/// Runs the workload and prints the check and the figures.
-pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
-    validate(args)?;
-    let heap = crate::gcbench::heap_from_env(args.gctrace)?;
-    let out = run_on(&heap, args);
-    println!("{}", out.check);
-    crate::gcbench::print_figures(out.wall, &out.summary);
-    print_stats(&out.stats);
-    Ok(())
+/// The check text a correct run prints: `--copies` complete 4-ary trees
+/// of (4^(depth+1) − 1)/3 nodes each.
+pub fn expected(args: &Args) -> String {
+    let Size { depth, copies, .. } = args.size;
+    let per_tree = ((1u64 << (2 * (depth + 1))) - 1) / 3;
+    check_text(args.size, u64::from(copies) * per_tree)
 }

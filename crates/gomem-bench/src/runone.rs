@@ -27,46 +27,28 @@
 //! Pauses: on gomem, the time a mutator was held at a poll by the
 //! collector (`GcSummary`); on the peers, see `crate::peers`.
 //!
-//! The sizes of every workload are defined here, once, as command-line
-//! flags ([`size_flags`]): the Rust workloads parse them with their own
+//! The sizes of every workload are defined once, in the workload's module
+//! (its `Size::of` table, see `crate::sizes`); [`size_flags`] spells a size
+//! as command-line flags: the Rust workloads parse them with their own
 //! `Args`, and the Go programs (`bench/go/<workload>`) accept the very same
 //! flags, so `compare` passes `flags` from the JSON to the Go program and
 //! compares its check text (its stdout lines that do not start with `# `,
 //! joined by `\n`) with `check`.
 //!
-//! * `default`: the benchmarks' standard sizes (binary-trees 21; GCBench
-//!   18/16/500,000/16; latency 200,000 × 1 KiB live, 1 M pushes; mark
-//!   2 × 4-ary depth 10 ≈ 134 MB, 10 collections).
+//! * `default`: the benchmarks' standard sizes.
 //! * `quick`: each workload takes at most about 3 s on gomem: binary-trees
-//!   at depth 18; the others already do at their default sizes, which
+//!   is smaller; the others already do at their standard sizes, which
 //!   `quick` keeps.
 //! * `tiny`: well under a second everywhere (tests).
 
 use std::error::Error;
-use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
-use crate::peers::{self, Measured, Pauses};
+use crate::peers::{Impl, Measured};
+use crate::sizes::{self, Preset};
 use crate::{binarytrees, gcbench, latency, mark};
-
-/// An implementation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Impl {
-    /// gomem (this repository).
-    Gomem,
-    /// `Box` / `Rc`: no collector.
-    Boxrc,
-    /// The `gc-arena` crate.
-    GcArena,
-    /// The `gc` crate (Manishearth).
-    Gc,
-    /// The `dumpster` crate (`unsync`).
-    Dumpster,
-    /// The `bacon_rajan_cc` crate.
-    BaconRajanCc,
-}
 
 /// A workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -81,75 +63,28 @@ pub enum Workload {
     Mark,
 }
 
-/// A problem size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Size {
-    /// The benchmarks' standard sizes.
-    Default,
-    /// At most about 3 s per workload on gomem.
-    Quick,
-    /// Well under a second (tests).
-    Tiny,
-}
-
-fn name<T: ValueEnum>(v: T) -> String {
+/// The command-line name of `v`.
+pub fn name<T: ValueEnum>(v: T) -> String {
     v.to_possible_value()
         .map(|p| p.get_name().to_string())
         .unwrap_or_default()
 }
 
 /// The flags that give `workload` its `size`, for the Rust workloads and
-/// the Go programs alike. The single definition of every size.
-pub fn size_flags(workload: Workload, size: Size) -> &'static [&'static str] {
-    use Size::*;
-    use Workload::*;
-    match (workload, size) {
-        (BinaryTrees, Default) => &["--depth", "21"],
-        (BinaryTrees, Quick) => &["--depth", "18"],
-        (BinaryTrees, Tiny) => &["--depth", "14"],
-        (Gcbench, Default) => &[
-            "--stretch",
-            "18",
-            "--long-lived",
-            "16",
-            "--array",
-            "500000",
-            "--max-depth",
-            "16",
-        ],
-        (Gcbench, Quick) => &[
-            "--stretch",
-            "18",
-            "--long-lived",
-            "16",
-            "--array",
-            "500000",
-            "--max-depth",
-            "16",
-        ],
-        (Gcbench, Tiny) => &[
-            "--stretch",
-            "16",
-            "--long-lived",
-            "14",
-            "--array",
-            "4096",
-            "--max-depth",
-            "14",
-        ],
-        (Latency, Default) => &["--window", "200000", "--pushes", "1000000"],
-        (Latency, Quick) => &["--window", "200000", "--pushes", "1000000"],
-        (Latency, Tiny) => &["--window", "2000", "--pushes", "10000"],
-        (Mark, Default) => &["--depth", "10", "--copies", "2", "--gcs", "10"],
-        (Mark, Quick) => &["--depth", "10", "--copies", "2", "--gcs", "10"],
-        (Mark, Tiny) => &["--depth", "5", "--copies", "2", "--gcs", "3"],
+/// the Go programs alike, from the workload's own table of sizes.
+pub fn size_flags(workload: Workload, size: Preset) -> Vec<String> {
+    match workload {
+        Workload::BinaryTrees => sizes::flags(&binarytrees::Size::of(size)),
+        Workload::Gcbench => sizes::flags(&gcbench::Size::of(size)),
+        Workload::Latency => sizes::flags(&latency::Size::of(size)),
+        Workload::Mark => sizes::flags(&mark::Size::of(size)),
     }
 }
 
-/// Whether `imp` runs `workload`. `boxrc` has no collector, so there is
-/// nothing for mark to time.
+/// Whether `imp` runs `workload` (`boxrc` has no collector, so there is
+/// nothing for mark to time).
 pub fn supported(imp: Impl, workload: Workload) -> bool {
-    !(imp == Impl::Boxrc && workload == Workload::Mark)
+    workload != Workload::Mark || imp.implementation().mark.is_some()
 }
 
 /// Options of `gomem-bench run-one`.
@@ -162,8 +97,8 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub workload: Workload,
     /// The problem size.
-    #[arg(long, value_enum, default_value_t = Size::Default)]
-    pub size: Size,
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    pub size: Preset,
 }
 
 /// Parses a workload's flags with its own `Args`.
@@ -174,7 +109,7 @@ struct FlagsOf<A: clap::Args> {
     args: A,
 }
 
-fn parse<A: clap::Args>(flags: &[&str]) -> Result<A, String> {
+fn parse<A: clap::Args>(flags: &[String]) -> Result<A, String> {
     FlagsOf::<A>::try_parse_from(flags)
         .map(|f| f.args)
         .map_err(|e| e.to_string())
@@ -200,102 +135,27 @@ struct Record {
     mark_mb_per_s: Option<f64>,
 }
 
-/// What every gomem run reports: its check, wall time, cycles and the
-/// time mutators were held at polls (gomem's pauses).
-fn gomem_measured(check: String, wall: Duration, s: &gomem::GcSummary) -> Measured {
-    Measured {
-        check,
-        wall,
-        gc_count: Some(u64::from(s.cycles)),
-        pauses: Some(Pauses {
-            p50: s.poll_p50,
-            p99: s.poll_p99,
-            max: s.poll_max,
-        }),
-        ..Measured::default()
-    }
-}
-
-/// Runs `workload` with `flags` on gomem.
-fn on_gomem(workload: Workload, flags: &[&str]) -> Result<Measured, String> {
-    let heap = gomem::Heap::from_env().map_err(|e| e.to_string())?;
-    Ok(match workload {
-        Workload::BinaryTrees => {
-            let o = binarytrees::run_on(&heap, &parse(flags)?);
-            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
-        }
-        Workload::Gcbench => {
-            let args: gcbench::Args = parse(flags)?;
-            gcbench::validate(&args)?;
-            let o = gcbench::run_on(&heap, &args);
-            gomem_measured(o.lines.join("\n"), o.wall, &o.summary)
-        }
-        Workload::Latency => {
-            let args: latency::Args = parse(flags)?;
-            latency::validate(&args)?;
-            let o = latency::run_on(&heap, &args);
-            Measured {
-                latency: Some(o.latency),
-                ..gomem_measured(o.check, o.wall, &o.summary)
-            }
-        }
-        Workload::Mark => {
-            let args: mark::Args = parse(flags)?;
-            mark::validate(&args)?;
-            let o = mark::run_on(&heap, &args);
-            Measured {
-                mark: Some(o.stats),
-                ..gomem_measured(o.check, o.wall, &o.summary)
-            }
-        }
-    })
-}
-
-/// Calls the workload function `$f` of the peer `$imp` with `$a`.
-macro_rules! on_each_peer {
-    ($imp:expr, $f:ident, $a:expr) => {{
-        use peers::{bacon_rajan_cc as bacon, boxrc, dumpster, gc, gc_arena};
-        match $imp {
-            Impl::Boxrc => boxrc::$f($a),
-            Impl::GcArena => gc_arena::$f($a),
-            Impl::Gc => gc::$f($a),
-            Impl::Dumpster => dumpster::$f($a),
-            Impl::BaconRajanCc => bacon::$f($a),
-            Impl::Gomem => unreachable!("gomem is not a peer"),
-        }
-    }};
-}
-
-/// Runs `workload` with `flags` on the peer `imp`.
-fn on_peer(imp: Impl, workload: Workload, flags: &[&str]) -> Result<Measured, String> {
-    Ok(match workload {
-        Workload::BinaryTrees => {
-            let a: binarytrees::Args = parse(flags)?;
-            on_each_peer!(imp, binary_trees, &a)
-        }
+/// Runs `workload` with `flags` on `imp`.
+fn measure(imp: Impl, workload: Workload, flags: &[String]) -> Result<Measured, String> {
+    let on = imp.implementation();
+    match workload {
+        Workload::BinaryTrees => (on.binary_trees)(&parse(flags)?),
         Workload::Gcbench => {
             let a: gcbench::Args = parse(flags)?;
             gcbench::validate(&a)?;
-            on_each_peer!(imp, gcbench, &a)
+            (on.gcbench)(&a)
         }
         Workload::Latency => {
             let a: latency::Args = parse(flags)?;
             latency::validate(&a)?;
-            on_each_peer!(imp, latency, &a)
+            (on.latency)(&a)
         }
         Workload::Mark => {
             let a: mark::Args = parse(flags)?;
             mark::validate(&a)?;
-            use peers::{bacon_rajan_cc as bacon, dumpster, gc, gc_arena};
-            match imp {
-                Impl::GcArena => gc_arena::mark(&a),
-                Impl::Gc => gc::mark(&a),
-                Impl::Dumpster => dumpster::mark(&a),
-                Impl::BaconRajanCc => bacon::mark(&a),
-                Impl::Boxrc | Impl::Gomem => unreachable!("checked by `supported`"),
-            }
+            (on.mark.expect("checked by `supported`"))(&a)
         }
-    })
+    }
 }
 
 /// Runs one measurement and prints its JSON line.
@@ -309,16 +169,13 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
         .into());
     }
     let flags = size_flags(args.workload, args.size);
-    let m = match args.imp {
-        Impl::Gomem => on_gomem(args.workload, flags)?,
-        imp => on_peer(imp, args.workload, flags)?,
-    };
+    let m = measure(args.imp, args.workload, &flags)?;
     let ns = |d: std::time::Duration| d.as_nanos() as u64;
     let record = Record {
         imp: name(args.imp),
         workload: name(args.workload),
         size: name(args.size),
-        flags: flags.iter().map(|s| s.to_string()).collect(),
+        flags,
         check: m.check,
         wall_s: m.wall.as_secs_f64(),
         gc_count: m.gc_count,
@@ -332,4 +189,39 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
     };
     println!("{}", serde_json::to_string(&record)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags of every size parse back into that size, through the
+    /// workload's own `Args`.
+    #[test]
+    fn size_flags_give_the_size_back() {
+        for preset in Preset::value_variants().iter().copied() {
+            let f = |w| size_flags(w, preset);
+            let bt: binarytrees::Args = parse(&f(Workload::BinaryTrees)).unwrap();
+            assert_eq!(bt.size, binarytrees::Size::of(preset));
+            let gcb: gcbench::Args = parse(&f(Workload::Gcbench)).unwrap();
+            assert_eq!(gcb.size, gcbench::Size::of(preset));
+            let lat: latency::Args = parse(&f(Workload::Latency)).unwrap();
+            assert_eq!(lat.size, latency::Size::of(preset));
+            let mk: mark::Args = parse(&f(Workload::Mark)).unwrap();
+            assert_eq!(mk.size, mark::Size::of(preset));
+        }
+        assert_eq!(
+            size_flags(Workload::Gcbench, Preset::Default),
+            [
+                "--stretch",
+                "18",
+                "--long-lived",
+                "16",
+                "--array",
+                "500000",
+                "--max-depth",
+                "16"
+            ]
+        );
+    }
 }

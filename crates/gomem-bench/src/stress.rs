@@ -1,5 +1,5 @@
-//! `gomem-bench stress`: runs the stress oracle (`gomem::stress`) for as
-//! long as asked.
+//! `gomem-bench stress`: runs the stress oracle (crate `gomem-stress`) for
+//! as long as asked.
 //!
 //! N mutator threads rewire one shared object graph while the collector runs
 //! cycles back to back (GOGC=1 by default, plus a forced `collect()` every
@@ -9,10 +9,16 @@
 //! the report at the end; any failure makes the command exit non-zero (the
 //! failures are also printed on stderr the moment they are found, so a run
 //! that crashes afterwards still shows them).
+//!
+//! The hostile programs of the oracle (a `&Node` lent to a helper thread,
+//! Drops that try to reach the heap, a second `attach()`) are on by default
+//! (`--lend-every`, `--no-drop-probes`, `--disable lend,attach_twice`);
+//! `--yield-every N` and `--hogs N` starve the mutators of CPU, so that they
+//! are preempted inside their critical windows.
 
 use std::time::Duration;
 
-use gomem::stress::{self, StressConfig, OP_NAMES};
+use gomem_stress::{self as stress, StressConfig, OP_NAMES};
 
 /// Options of `gomem-bench stress`.
 #[derive(clap::Args, Debug)]
@@ -44,12 +50,29 @@ pub struct Args {
     pub no_clobber: bool,
     /// Operations not to run, comma-separated (to narrow a failure down):
     /// alloc_link, subtree, unlink, move, copy, root, weak_take,
-    /// weak_upgrade, payload, tag, vec, garbage, read.
+    /// weak_upgrade, payload, tag, vec, garbage, read, lend, attach_twice.
     #[arg(long, value_delimiter = ',')]
     pub disable: Vec<String>,
     /// Print a gctrace line per cycle on stderr.
     #[arg(long)]
     pub gctrace: bool,
+    /// Yield injection: at each injection point (between an allocation and
+    /// the store that publishes it, between a load and its use, around
+    /// safepoints), yield the CPU (or, one time in eight, sleep up to
+    /// 200 µs) with probability 1/N. 0: off.
+    #[arg(long, default_value_t = 0)]
+    pub yield_every: u32,
+    /// CPU-hog threads (busy loops) to run beside the mutators.
+    #[arg(long, default_value_t = 0)]
+    pub hogs: usize,
+    /// One operation in N lends a &Node to a helper thread with its own
+    /// Mutator, which loads through it (0: never).
+    #[arg(long, default_value_t = 4000)]
+    pub lend_every: u64,
+    /// Do not expose the mutators to Drops (a Tag's Drop then never finds
+    /// a Mutator to try to reach the heap through).
+    #[arg(long)]
+    pub no_drop_probes: bool,
 }
 
 /// Runs the oracle and prints its report; an error if it found anything.
@@ -83,10 +106,14 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         gctrace: args.gctrace,
         progress_every: Duration::from_secs(10),
         disabled_ops: args.disable.clone(),
+        lend_every: args.lend_every,
+        drop_probes: !args.no_drop_probes,
+        yield_every: args.yield_every,
+        hogs: args.hogs,
         ..StressConfig::default()
     };
     println!(
-        "gomem-bench stress: {} threads, {:.1} min, seed {}, GOGC={}, collect every {} ops, checkmark {}, clobber-free {}",
+        "gomem-bench stress: {} threads, {:.1} min, seed {}, GOGC={}, collect every {} ops, checkmark {}, clobber-free {}, lend every {} ops, drop probes {}, yield every {}, {} hogs",
         cfg.threads,
         args.minutes,
         cfg.seed,
@@ -94,6 +121,10 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         cfg.forced_collect_every,
         if cfg.checkmark { "on" } else { "off" },
         if cfg.clobber_free { "on" } else { "off" },
+        cfg.lend_every,
+        if cfg.drop_probes { "on" } else { "off" },
+        cfg.yield_every,
+        cfg.hogs,
     );
     let report = stress::run_with_progress(&cfg, &|p| println!("{}", p.progress_line()));
     println!("{report}");

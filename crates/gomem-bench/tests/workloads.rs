@@ -232,3 +232,28 @@ fn latency_agrees() {
 fn mark_agrees() {
     agree("mark");
 }
+
+/// `gomem-bench binary-trees` prints the check lines, then its figures, and
+/// exits 0 when the lines are right (that a wrong line makes it exit
+/// non-zero is the unit test `on_gomem::tests::a_wrong_check_line_fails`).
+#[test]
+fn binary_trees_subcommand_prints_its_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gomem-bench"))
+        .args(["binary-trees", "--depth", "6"])
+        .output()
+        .expect("spawn gomem-bench");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = expected(
+        "binary-trees",
+        &serde_json::json!({"flags": ["--depth", "6"]}),
+    );
+    assert!(
+        stdout.starts_with(&format!("{want}\n\nwall time")),
+        "{stdout}"
+    );
+}

@@ -10,6 +10,12 @@
 //!   they hold no Members;
 //! * `trace` calls `Trace::trace` on every field (a `Member` field's trace
 //!   visits the Member; a plain field's trace is an empty inline function).
+//! * `__HIDDEN_MEMBERS` (hidden) is `false` after asserting, for every
+//!   field (skipped ones too), that its type does not hold Members inside a
+//!   std container (`Vec<Member<T>>`, `Box<Member<T>>`, `Mutex<Member<T>>`,
+//!   ...): such a field is a compile error that names it. Every other plain
+//!   std type (`Box<[u64]>`, `Vec<String>`, `HashMap<String, u64>`,
+//!   `Arc<str>`, ...) is accepted.
 //!
 //! Attributes:
 //!
@@ -249,6 +255,46 @@ fn plain_assertion(type_name: &Ident, field: &FieldInfo, why: &str) -> TokenStre
     }
 }
 
+/// `assert!(!<F as Trace>::__HIDDEN_MEMBERS, ...)`: a field whose type holds
+/// Members inside a std container (`Vec<Member<T>>`, `Box<Member<T>>`, ...),
+/// where the collector cannot see them, is a compile error naming the field.
+fn hidden_assertion(type_name: &Ident, field: &FieldInfo) -> TokenStream2 {
+    let ty = &field.ty;
+    let name = match &field.member {
+        Member::Named(i) => i.to_string(),
+        Member::Unnamed(i) => i.index.to_string(),
+    };
+    let ty_text = quote!(#ty)
+        .to_string()
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" <", "<")
+        .replace(" >", ">")
+        .replace(" :: ", "::")
+        .replace(" ,", ",");
+    let message = LitStr::new(
+        &format!(
+            "gomem: field `{name}` of `{type_name}` (`{ty_text}`) holds Members inside a std \
+             container (Vec, Box, Cell, Mutex, HashMap, ...), whose memory the collector cannot \
+             trace; use gomem::Slice, gomem::Vector or gomem::HeapMap"
+        ),
+        Span::call_site(),
+    );
+    quote_spanned! {ty.span()=>
+        ::core::assert!(!<#ty as ::gomem::Trace>::__HIDDEN_MEMBERS, #message);
+    }
+}
+
+/// The value of `__HIDDEN_MEMBERS`: `false`, after asserting it of every
+/// field (the assertions name the field).
+fn hidden_members<'a>(
+    type_name: &Ident,
+    fields: impl Iterator<Item = &'a FieldInfo>,
+) -> TokenStream2 {
+    let assertions: Vec<TokenStream2> = fields.map(|f| hidden_assertion(type_name, f)).collect();
+    quote!({ #(#assertions)* false })
+}
+
 /// In `trace`: reads `NO_MEMBERS`, so that the assertions of untraced fields
 /// are checked wherever `trace` is instantiated.
 fn force_assertions(assertions: &[TokenStream2]) -> TokenStream2 {
@@ -304,6 +350,7 @@ fn finish(
     generics: &Generics,
     no_members: &TokenStream2,
     member_words: &TokenStream2,
+    hidden: &TokenStream2,
     trace_body: &TokenStream2,
     has_plain_assertions: bool,
 ) -> TokenStream2 {
@@ -312,9 +359,15 @@ fn finish(
     // A non-generic type's assertions are checked even if the type is never
     // used; a generic type's are checked when an instance is (NO_MEMBERS is
     // read by the heap before anything else, and by `trace` below).
-    let eager_check = if has_plain_assertions && input.generics.params.is_empty() {
+    let eager_check = if input.generics.params.is_empty() {
+        let plain = if has_plain_assertions {
+            quote!(const _: bool = <#name as ::gomem::Trace>::NO_MEMBERS;)
+        } else {
+            TokenStream2::new()
+        };
         quote! {
-            const _: bool = <#name as ::gomem::Trace>::NO_MEMBERS;
+            #plain
+            const _: bool = <#name as ::gomem::Trace>::__HIDDEN_MEMBERS;
         }
     } else {
         TokenStream2::new()
@@ -328,8 +381,9 @@ fn finish(
         unsafe impl #impl_generics ::gomem::Trace for #name #ty_generics #where_clause {
             const NO_MEMBERS: bool = #no_members;
             const MEMBER_WORDS: ::core::option::Option<u64> = #member_words;
+            const __HIDDEN_MEMBERS: bool = #hidden;
             #[inline]
-            fn trace(&self, __gomem_tracer: &mut ::gomem::trace::Tracer<'_>) {
+            fn trace(&self, __gomem_tracer: &mut ::gomem::Tracer<'_>) {
                 #trace_body
             }
         }
@@ -374,7 +428,7 @@ fn expand_struct(
             let ty = &f.ty;
             let member = &f.member;
             quote! {
-                ::gomem::trace::__fold_words(
+                ::gomem::__derive::__fold_words(
                     __gomem_words,
                     <#ty as ::gomem::Trace>::MEMBER_WORDS,
                     <#ty as ::gomem::Trace>::NO_MEMBERS,
@@ -392,7 +446,7 @@ fn expand_struct(
         }},
     };
     let member_words = quote! {
-        if ::core::mem::size_of::<Self>() > ::gomem::trace::MAX_BITMAP_BYTES {
+        if ::core::mem::size_of::<Self>() > ::gomem::__derive::MAX_BITMAP_BYTES {
             ::core::option::Option::None
         } else if <Self as ::gomem::Trace>::NO_MEMBERS {
             ::core::option::Option::Some(0)
@@ -405,12 +459,14 @@ fn expand_struct(
     });
     let check = force_assertions(&assertions);
     let trace_body = quote!(#check #(#calls)*);
+    let hidden = hidden_members(name, fields.iter());
 
     finish(
         input,
         &generics,
         &no_members,
         &member_words,
+        &hidden,
         &trace_body,
         !assertions.is_empty(),
     )
@@ -435,7 +491,7 @@ fn expand_enum(
     } else {
         quote!({ #(#assertions)* #and })
     };
-    let member_words = quote!(::gomem::trace::__words_if_plain(
+    let member_words = quote!(::gomem::__derive::__words_if_plain(
         <Self as ::gomem::Trace>::NO_MEMBERS
     ));
 
@@ -463,11 +519,13 @@ fn expand_enum(
         }
     };
 
+    let hidden = hidden_members(name, all_fields());
     finish(
         input,
         &generics,
         &no_members,
         &member_words,
+        &hidden,
         &trace_body,
         !assertions.is_empty(),
     )

@@ -8,7 +8,7 @@
 //! heap is the same before and after every iteration.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use gomem::alloc::pages::PageAlloc;
+use gomem::internals::PageAlloc;
 use std::hint::black_box;
 
 const PAGE: usize = 8192;

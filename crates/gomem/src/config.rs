@@ -8,7 +8,7 @@
 //! |---------------|---------|---------|
 //! | `GOGC`        | Start a cycle when the heap has grown by this percentage of the live heap left by the last one; `off` turns that trigger off. | `100` |
 //! | `GOMEMLIMIT`  | Soft memory limit in bytes, with an optional unit `B`, `KiB`, `MiB`, `GiB`, `TiB`; `off` = none. | none |
-//! | `GOMEM_DEBUG` | Comma-separated `key=value` settings, like Go's `GODEBUG`; `gctrace=1` prints one line per cycle on stderr. | `gctrace=0` |
+//! | `GOMEM_DEBUG` | Comma-separated `key=value` settings, like Go's `GODEBUG`: `gctrace`, `gccheckmark`, `clobberfree`. | all `0` |
 //!
 //! **GOGC** ([`Config::gc_percent`], `None` = off) sets the heap goal to
 //! `live heap × (1 + GOGC/100)`: at the default 100 the heap may double
@@ -34,11 +34,14 @@
 //! of growing the heap.
 //!
 //! **GOMEM_DEBUG** is gomem's `GODEBUG` (a separate name, so that a Go
-//! program's settings in the same environment do not leak in). The one key
-//! it knows is `gctrace`: `gctrace=1` (or any positive integer) prints Go's
-//! one-line-per-cycle trace on stderr, `gctrace=0` does not. Like Go, it
-//! ignores keys it does not know, and a later setting of a key overrides an
-//! earlier one.
+//! program's settings in the same environment do not leak in). It knows
+//! three keys, each on for any positive integer and off for `0`:
+//! `gctrace=1` prints Go's one-line-per-cycle trace on stderr;
+//! `gccheckmark=1` checks every cycle's marks with an independent traversal
+//! before its sweep (`gc/checkmark.rs`, Go's `gccheckmark`);
+//! `clobberfree=1` overwrites freed objects with poison bytes
+//! (`gc/sweep.rs`, Go's `clobberfree`). Like Go, it ignores keys it does not
+//! know, and a later setting of a key overrides an earlier one.
 //!
 //! # Why bad values are errors
 //!
@@ -254,7 +257,7 @@ impl Config {
 /// unparsable as 100; gomem says so instead.
 ///
 /// ```
-/// use gomem::config::parse_gogc;
+/// use gomem::internals::parse_gogc;
 ///
 /// assert_eq!(parse_gogc("200").unwrap(), Some(200));
 /// assert_eq!(parse_gogc("0").unwrap(), Some(0));
@@ -307,7 +310,7 @@ pub fn parse_gogc(s: &str) -> Result<Option<u32>, ConfigError> {
 /// (`99999999TiB`, anything above `i64::MAX`).
 ///
 /// ```
-/// use gomem::config::parse_memory_limit;
+/// use gomem::internals::parse_memory_limit;
 ///
 /// assert_eq!(parse_memory_limit("512MiB").unwrap(), Some(512 * 1024 * 1024));
 /// assert_eq!(parse_memory_limit("1024").unwrap(), Some(1024));

@@ -1,23 +1,27 @@
 //! Mutator: one thread's attachment to a heap, holding a P.
 //!
-//! A [`Mutator`] owns a [`P`] (Go's processor): an mcache, a write-barrier
-//! buffer, the phase it has adopted, its assist debt. It is neither `Send`
-//! nor `Sync`. Everything it hands out ([`Gc`]) borrows it shared; the calls
-//! that may let a cycle finish take it `&mut` (module `ptr`).
+//! A [`Mutator`] owns a P (Go's processor, `gc/proc.rs`): an mcache, a
+//! write-barrier buffer, the phase it has adopted, its assist debt. It is
+//! neither `Send` nor `Sync`. Everything it hands out ([`Gc`]) borrows it
+//! shared; the calls that may let a cycle finish take it `&mut` (module
+//! `ptr`). This is the API layer: it calls down into the collector (`gc/`)
+//! and the allocator (`alloc/`); `ptr.rs` and `slice.rs` call it (the one
+//! import loop kept on purpose: a `Gc` is branded with a borrow of the
+//! Mutator that made it).
 //!
 //! **Polls.** The collector never stops a mutator. Each phase change is
 //! adopted by every P at its own next *poll* — an allocation, a barrier slow
-//! path, a safepoint — and the P goes on:
-//! * `Arm(n)`: finish any flip not yet adopted, empty the barrier buffer, turn
-//!   the barrier on with both halves (the stack is grey), allocate white.
-//! * `Mark(n)`: allocate black, grey the tiny block. At the next *safepoint*
-//!   (where the mutator holds no `Gc`, by the borrow checker) the stack turns
-//!   black: `stack_black_cycle = n`, and the barrier drops its insertion half.
-//! * `Off(n)` (the flip): release every cached span (they are swept as they
-//!   go back), barrier and allocate-black off, drop the buffer, forget the
-//!   tiny block. If a refill returns a span already swept for the new cycle
-//!   before the P has seen the flip, the P adopts it on the spot and the
-//!   object stays white, so no mark bit spills into the next cycle.
+//! path, a safepoint — and the P goes on (adoption itself is in
+//! `gc/proc.rs`). At a *safepoint* (where the mutator holds no `Gc`, by the
+//! borrow checker) the stack turns black for a marking cycle. If a refill
+//! returns a span already swept for the new cycle before the P has seen the
+//! flip, the P adopts it on the spot and the object stays white, so no mark
+//! bit spills into the next cycle.
+//!
+//! **Allocation during marking** is black and pays a mark assist every
+//! 64 KiB (`Pacer::assist`, `gc/pacer.rs`); a full barrier buffer goes
+//! through the barrier's slow path (`WbBuf::make_room`, `gc/barrier.rs`),
+//! itself a poll.
 //!
 //! **Idle.** [`Mutator::blocking`], [`Mutator::collect`] and detaching hand
 //! the P over through one CAS-managed status word (`RUNNING`, `IDLE`,
@@ -31,41 +35,31 @@
 //! principle, reach this same Mutator through a thread-local; the P's `busy`
 //! flag makes that a panic instead of aliasing the mcache.
 
-use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::alloc::arena;
-use crate::alloc::cache::MCache;
 use crate::alloc::mheap::AllocError;
 use crate::alloc::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, TINY_SIZE};
 use crate::alloc::span::MSpan;
-use crate::gc::mark::{set_heap_bits, Drain};
+use crate::gc::collector::{Collector, Heap};
+use crate::gc::cycle;
+use crate::gc::proc::{P, P_IDLE, P_RUNNING};
 use crate::gc::state::{GcWord, GcWordCell, Phase};
 use crate::gc::sweep;
 use crate::gc::weak::WeakHandle;
-use crate::heap::{Heap, HeapInner};
 use crate::ptr::{Gc, Root, Weak};
 use crate::slice::Slice;
-use crate::trace::{layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES};
-
-/// P status: owned by its mutator thread.
-pub(crate) const P_RUNNING: u32 = 0;
-/// P status: nobody runs it (blocking, collecting, detached).
-pub(crate) const P_IDLE: u32 = 1;
-/// P status: the collector is adopting a phase on its behalf.
-pub(crate) const P_COLLECTOR: u32 = 2;
+use crate::trace::{
+    is_pointer_word, layout_of, InfoOf, Layout, Trace, Tracer, TypeInfo, FOOTER_BYTES,
+};
 
 /// Allocation, in bytes, between mark assists (Go: 64 KiB of scan work).
 const ASSIST_CHUNK_BYTES: i64 = 64 << 10;
-/// Most scan work one assist does before it lets the allocation go on
-/// (about half a millisecond of marking); the rest of the debt is paid at the
-/// next allocations.
-const MAX_ASSIST_SCAN_BYTES: u64 = 512 << 10;
 /// Allocate-black bytes kept locally before they are published.
 const BLACK_FLUSH_BYTES: usize = 256 << 10;
 
@@ -76,170 +70,6 @@ pub enum ObjectKind {
     Scan,
     /// In a noscan span (never scanned; tiny below 16 B).
     Noscan,
-}
-
-/// A processor: what one attached thread needs to allocate and to follow
-/// the collector (module header).
-pub struct P {
-    pub(crate) id: usize,
-    pub(crate) status: AtomicU32,
-    /// The phase this P has adopted, published for the collector.
-    pub(crate) adopted: AtomicU64,
-    /// The last cycle in which this P's stack turned black.
-    pub(crate) stack_black_cycle: AtomicU32,
-    pub(crate) wb: crate::gc::barrier::WbBuf,
-    local: PLocal,
-}
-
-/// Owner-only state (the thread running the P, or the collector holding it).
-struct PLocal {
-    mcache: UnsafeCell<MCache>,
-    adopted: Cell<GcWord>,
-    barrier_on: Cell<bool>,
-    log_new: Cell<bool>,
-    alloc_black: Cell<bool>,
-    busy: Cell<bool>,
-    assist_debt: Cell<i64>,
-    black_bytes: Cell<usize>,
-}
-
-// SAFETY: `local` is touched only by the P's current owner, and ownership
-// moves only through the `status` CAS (Acquire/Release), which orders the
-// accesses of successive owners. Everything else is atomic.
-unsafe impl Sync for P {}
-// SAFETY: as above.
-unsafe impl Send for P {}
-
-impl P {
-    pub(crate) fn new(id: usize, heap: &HeapInner) -> P {
-        let w = heap.word();
-        P {
-            id,
-            status: AtomicU32::new(P_IDLE),
-            adopted: AtomicU64::new(GcWord::new(Phase::Off, w.cycle()).0),
-            stack_black_cycle: AtomicU32::new(0),
-            wb: Default::default(),
-            local: PLocal {
-                mcache: UnsafeCell::new(MCache::new(&heap.mheap)),
-                adopted: Cell::new(GcWord::new(Phase::Off, w.cycle())),
-                barrier_on: Cell::new(false),
-                log_new: Cell::new(false),
-                alloc_black: Cell::new(false),
-                busy: Cell::new(false),
-                assist_debt: Cell::new(0),
-                black_bytes: Cell::new(0),
-            },
-        }
-    }
-
-    /// The mcache. Caller: the P's owner, with `busy` set around anything
-    /// that may run a Drop.
-    #[allow(clippy::mut_from_ref)]
-    fn mcache(&self) -> &mut MCache {
-        // SAFETY: only the owner calls this, and never re-entrantly: the
-        // `busy` flag turns re-entry from a Drop into a panic before here.
-        unsafe { &mut *self.local.mcache.get() }
-    }
-
-    /// The phase the owner has adopted.
-    pub(crate) fn adopted_word(&self) -> GcWord {
-        GcWord(self.adopted.load(Ordering::Acquire))
-    }
-
-    /// Owner: brings this P up to date with the GC word `w` (module header).
-    /// `idle` is true when the collector adopts for an idle P (whose stack is
-    /// black: it holds no Gc).
-    pub(crate) fn adopt(&self, heap: &HeapInner, w: GcWord, idle: bool) {
-        let a = self.local.adopted.get();
-        if a.phase() != Phase::Off && (w.cycle() != a.cycle() || w.phase() == Phase::Off) {
-            self.adopt_flip(heap, a.cycle());
-        }
-        if w.phase() != Phase::Off && self.local.adopted.get().phase() == Phase::Off {
-            self.adopt_arm(w.cycle());
-        }
-        if matches!(w.phase(), Phase::Mark | Phase::Term)
-            && self.local.adopted.get().phase() == Phase::Arm
-        {
-            self.adopt_mark(heap, w.cycle());
-        }
-        if idle && matches!(w.phase(), Phase::Mark | Phase::Term) {
-            self.turn_stack_black(w.cycle());
-        }
-        // Follow Mark ⇄ Term so that polls during a termination check stay
-        // on the fast path (for a P, Term is the same as Mark).
-        let a = self.local.adopted.get();
-        if matches!(a.phase(), Phase::Mark | Phase::Term)
-            && matches!(w.phase(), Phase::Mark | Phase::Term)
-            && a.cycle() == w.cycle()
-        {
-            self.local.adopted.set(GcWord::new(w.phase(), w.cycle()));
-        }
-        self.adopted
-            .store(self.local.adopted.get().0, Ordering::Release);
-    }
-
-    fn adopt_arm(&self, n: u32) {
-        self.wb.reset(n);
-        self.local.barrier_on.set(true);
-        self.local.log_new.set(true);
-        self.local.alloc_black.set(false);
-        self.local.adopted.set(GcWord::new(Phase::Arm, n));
-    }
-
-    fn adopt_mark(&self, heap: &HeapInner, n: u32) {
-        self.local.alloc_black.set(true);
-        self.local.assist_debt.set(0);
-        if let Some(tiny) = self.mcache().tiny_block() {
-            heap.shade_now(n, tiny);
-        }
-        self.local.adopted.set(GcWord::new(Phase::Mark, n));
-    }
-
-    fn adopt_flip(&self, heap: &HeapInner, n: u32) {
-        self.local.busy.set(true);
-        self.mcache().release_all(&heap.mheap);
-        self.local.busy.set(false);
-        self.flush_black_bytes(heap);
-        self.local.barrier_on.set(false);
-        self.local.log_new.set(false);
-        self.local.alloc_black.set(false);
-        self.wb.reset(n);
-        self.local.adopted.set(GcWord::new(Phase::Off, n));
-    }
-
-    fn turn_stack_black(&self, n: u32) {
-        if self.stack_black_cycle.load(Ordering::Relaxed) != n {
-            self.local.log_new.set(false);
-            self.stack_black_cycle.store(n, Ordering::Release);
-        }
-    }
-
-    fn flush_black_bytes(&self, heap: &HeapInner) {
-        let b = self.local.black_bytes.replace(0);
-        if b > 0 {
-            heap.mark.bytes_black.fetch_add(b, Ordering::Relaxed);
-        }
-    }
-
-    /// Owner: gives back everything cached (detach, heap teardown).
-    pub(crate) fn release_caches(&self, heap: &HeapInner) {
-        self.local.busy.set(true);
-        self.mcache().release_all(&heap.mheap);
-        self.local.busy.set(false);
-        self.flush_black_bytes(heap);
-    }
-
-    /// Collector: tries to take an idle P. Returns true if it now holds it.
-    pub(crate) fn try_acquire_idle(&self) -> bool {
-        self.status
-            .compare_exchange(P_IDLE, P_COLLECTOR, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    /// Collector: hands an idle P back.
-    pub(crate) fn release_idle(&self) {
-        self.status.store(P_IDLE, Ordering::Release);
-    }
 }
 
 /// One thread's attachment to a heap (module header).
@@ -265,43 +95,42 @@ pub struct Mutator {
     heap: Heap,
     p: NonNull<P>,
     heap_id: u32,
+    /// Unique among all Mutators ever made (value stacks check it).
+    uid: u64,
     _not_send: PhantomData<*mut ()>,
 }
 
-impl Heap {
-    /// Attaches this thread to the heap: takes a P and returns the Mutator
-    /// through which it allocates and reads the heap.
-    ///
-    /// # Panics
-    /// If called from the Drop of a heap object while gomem sweeps it.
-    pub fn attach(&self) -> Mutator {
+impl Mutator {
+    /// Attaches this thread to `heap` (`Heap::attach`): takes a P.
+    pub(crate) fn attach_to(heap: &Heap) -> Mutator {
         assert!(
             !sweep::in_drop(),
             "gomem: attach() called from the Drop of a heap object; a Drop cannot reach the heap"
         );
-        let inner = self.inner();
+        let inner = heap.inner();
+        note_attached(inner.mheap.id);
         let p = inner.take_p();
+        static NEXT_UID: AtomicU64 = AtomicU64::new(1);
         let m = Mutator {
-            heap: self.clone(),
+            heap: heap.clone(),
             p,
             heap_id: inner.mheap.id,
+            uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             _not_send: PhantomData,
         };
         m.acquire_p();
         m
     }
-}
 
-impl Mutator {
     #[inline(always)]
-    fn p(&self) -> &P {
+    pub(crate) fn p(&self) -> &P {
         // SAFETY: Ps are boxed by the heap and never freed while it lives;
         // this Mutator keeps the heap alive.
         unsafe { self.p.as_ref() }
     }
 
     #[inline(always)]
-    fn inner(&self) -> &HeapInner {
+    pub(crate) fn inner(&self) -> &Collector {
         self.heap.inner()
     }
 
@@ -310,13 +139,19 @@ impl Mutator {
         &self.heap
     }
 
+    /// This Mutator's unique id.
+    #[inline(always)]
+    pub(crate) fn uid(&self) -> u64 {
+        self.uid
+    }
+
     // ---- polls -------------------------------------------------------
 
     /// Adopts the current phase if it changed (the cheap check every poll
     /// makes: one load and a compare).
     #[inline(always)]
     fn poll(&self) {
-        let w = self.inner().word();
+        let w = self.inner().gc_word().word();
         let a = self.p().local.adopted.get();
         if (w.0 ^ a.0) & GcWord::PHASE_AND_CYCLE != 0 {
             self.adopt_slow(w);
@@ -345,12 +180,46 @@ impl Mutator {
         }
     }
 
+    /// Panics if this P is in the middle of an operation that runs user
+    /// code (the Drop of a swept object, a Trace during an assist): that code
+    /// found this Mutator some other way (a thread-local, say), and a Drop
+    /// must not reach the heap (DESIGN §3). Every entry point that reads or
+    /// writes the heap through a Mutator calls this first: one load of an
+    /// owner-only flag on the P.
     #[inline(always)]
-    fn check_not_busy(&self) {
-        assert!(
-            !self.p().local.busy.get(),
-            "gomem: a Drop running during sweeping tried to use the heap's Mutator"
-        );
+    pub(crate) fn check_not_busy(&self) {
+        if self.p().local.busy.get() {
+            heap_used_from_a_drop();
+        }
+    }
+
+    /// The load barrier: a P whose stack is black in a marking cycle shades
+    /// every pointer it loads from the heap. Go needs no such barrier (a
+    /// goroutine gets pointers only through the heap or its own stack), but
+    /// Rust can carry a `&T` from one mutator's `Gc` to another thread, whose
+    /// black mutator could then load a pointer reachable only from the first
+    /// mutator's still-grey stack, store it where the insertion half no
+    /// longer looks, and leave it white at termination. Logging it in the
+    /// barrier buffer hands it to the terminator's check like any barrier
+    /// entry, so it is marked before the cycle can end. Outside a marking
+    /// cycle, and for a grey P (whose insertion half logs what it stores),
+    /// the cost is one load of an owner-only flag.
+    #[inline(always)]
+    pub(crate) fn load_barrier(&self, v: usize) {
+        if self.p().local.shade_loads.get() {
+            self.shade_loaded(v);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn shade_loaded(&self, v: usize) {
+        // SAFETY: `v` was loaded from a Member of this heap, so it is an
+        // object of this heap, whose span lives as long as the heap.
+        let span = unsafe { &*arena::span_of(v) };
+        if !span.is_marked(span.find_object(v).0) {
+            self.log(v);
+        }
     }
 
     /// A safepoint: this mutator holds no `Gc` here (it is borrowed
@@ -364,10 +233,12 @@ impl Mutator {
         if matches!(a.phase(), Phase::Mark | Phase::Term)
             && p.stack_black_cycle.load(Ordering::Relaxed) != a.cycle()
         {
-            p.turn_stack_black(a.cycle());
+            p.turn_stack_black(self.inner(), a.cycle());
             self.inner().wake_collector();
         }
-        p.flush_black_bytes(self.inner());
+        // SAFETY: this thread runs the P.
+        unsafe { p.stacks.prune() };
+        p.flush_black_bytes(&self.inner().mark);
     }
 
     /// Runs a full collection (Go's `runtime.GC`): waits until a cycle that
@@ -381,6 +252,14 @@ impl Mutator {
         let inner = self.heap.arc_inner();
         let target = inner.request_forced_cycle();
         self.blocking(|| inner.wait_for_swept_cycle(target));
+    }
+
+    /// Runs a full collection, then returns every free page to the OS (Go's
+    /// `debug.FreeOSMemory`). Like [`Mutator::collect`], it waits for the
+    /// other mutators to pass a safepoint.
+    pub fn free_os_memory(&mut self) {
+        self.collect();
+        self.inner().mheap.scavenge(usize::MAX);
     }
 
     /// Runs `f` with this thread's P handed to the collector: use it around
@@ -404,7 +283,7 @@ impl Mutator {
 
     fn release_p(&self) {
         let p = self.p();
-        p.flush_black_bytes(self.inner());
+        p.flush_black_bytes(&self.inner().mark);
         p.status.store(P_IDLE, Ordering::Release);
         self.inner().wake_collector();
     }
@@ -425,7 +304,7 @@ impl Mutator {
                 std::thread::yield_now();
             }
         }
-        let w = self.inner().word();
+        let w = self.inner().gc_word().word();
         p.adopt(self.inner(), w, true);
     }
 
@@ -455,6 +334,7 @@ impl Mutator {
                 "gomem: heap objects may be aligned to at most 16 bytes"
             )
         };
+        const { crate::trace::NoHiddenMembers::<T>::CHECK };
         if !T::NO_MEMBERS {
             check_members_null(&value);
         }
@@ -509,7 +389,8 @@ impl Mutator {
             assert!(
                 align_of::<T>() <= 8,
                 "gomem: slice elements may be aligned to at most 8 bytes"
-            )
+            );
+            crate::trace::NoHiddenMembers::<T>::CHECK
         };
         let bytes = Slice::<T>::bytes_for(len).ok_or(AllocError::TooLarge {
             requested: usize::MAX,
@@ -586,7 +467,7 @@ impl Mutator {
         self.poll();
         self.check_not_busy();
         let p = self.p();
-        let heap = &self.inner().mheap;
+        let heap = self.inner();
         match layout {
             Layout::Noscan if size < TINY_SIZE => {
                 let addr = self.with_busy(|| p.mcache().alloc_tiny(heap, size.max(1)))?;
@@ -604,12 +485,12 @@ impl Mutator {
             Layout::Bitmap(mask) => {
                 let spc = SpanClass::new(size_to_class(size), false);
                 let (span, idx, addr) = self.take_small_slot(spc)?;
-                set_heap_bits(span, addr, mask);
+                span.set_heap_bits(addr, mask);
                 span.set_typed(idx, false);
                 self.publish_small(span, idx);
                 Ok((addr, None))
             }
-            Layout::Typed if size + FOOTER_BYTES <= MAX_SMALL_SIZE => {
+            Layout::Typed if size <= MAX_SMALL_SIZE - FOOTER_BYTES => {
                 let spc = SpanClass::new(size_to_class(size + FOOTER_BYTES), false);
                 let (span, idx, addr) = self.take_small_slot(spc)?;
                 let footer = addr + span.elemsize - FOOTER_BYTES;
@@ -643,8 +524,9 @@ impl Mutator {
         let addr = match mc.span(spc).next_free_fast() {
             Some(a) => a,
             None => {
-                let a = self.with_busy(|| mc.alloc(&self.inner().mheap, spc))?;
-                self.inner().maybe_start_cycle();
+                crate::gc::test_hooks::before_refill(self.heap_id);
+                let a = self.with_busy(|| mc.alloc(self.inner(), spc))?;
+                cycle::maybe_start(self.inner());
                 a
             }
         };
@@ -666,9 +548,10 @@ impl Mutator {
         size: usize,
         noscan: bool,
     ) -> Result<(usize, Option<&'static MSpan>), AllocError> {
-        let heap = &self.inner().mheap;
-        let s = heap.alloc_large(size, noscan)?;
-        self.inner().maybe_start_cycle();
+        let inner = self.inner();
+        // Taking pages may sweep spans first, running Drops.
+        let s = self.with_busy(|| inner.centrals.alloc_large(inner, size, noscan))?;
+        cycle::maybe_start(inner);
         // No zeroing here even when the pages were used before: the value
         // is written whole, and a large scan object is traced through its
         // type, which is published only after that write.
@@ -676,6 +559,8 @@ impl Mutator {
         if self.p().local.alloc_black.get() {
             self.allocate_black(span, 0, true);
         }
+        // Only now may a sweeper see the span: its mark bit is final.
+        inner.centrals.publish_large(s);
         Ok((span.start, (!noscan).then_some(span)))
     }
 
@@ -699,7 +584,7 @@ impl Mutator {
             let b = p.local.black_bytes.get() + span.elemsize;
             p.local.black_bytes.set(b);
             if b >= BLACK_FLUSH_BYTES {
-                p.flush_black_bytes(self.inner());
+                p.flush_black_bytes(&self.inner().mark);
             }
         }
         self.pay_assist(span.elemsize);
@@ -714,12 +599,12 @@ impl Mutator {
 
     #[cold]
     fn adopt_flip_now(&self) {
-        let w = self.inner().word();
+        let w = self.inner().gc_word().word();
         self.adopt_slow(w);
     }
 
     /// Mark assist: allocation during marking pays for scan work in
-    /// proportion (Go's assist ratio). Never waits: with no grey work to
+    /// proportion (Go's assist ratio, `Pacer::assist`). Never waits: with no grey work to
     /// take, the allocation goes through.
     #[inline]
     fn pay_assist(&self, bytes: usize) {
@@ -733,37 +618,23 @@ impl Mutator {
 
     #[cold]
     fn assist(&self, debt: i64) {
+        // Marking runs Trace impls: user code, as far as a Drop is.
+        self.with_busy(|| self.assist_marking(debt));
+    }
+
+    fn assist_marking(&self, debt: i64) {
         let inner = self.inner();
         let p = self.p();
         let n = p.local.adopted.get().cycle();
-        let ratio = inner.pacer.assist_ratio_now(inner);
-        let owed = (debt as f64 * ratio) as u64;
-        if owed == 0 || inner.gc_word().register(n).is_err() {
-            p.local.assist_debt.set(0);
-            return;
-        }
-        // One assist scans at most MAX_ASSIST_SCAN_BYTES (well under a
-        // millisecond); what it still owes is paid at the next allocations.
-        let budget = owed.min(MAX_ASSIST_SCAN_BYTES);
-        let start = Instant::now();
-        let done = {
-            let mut drain = Drain::new(&inner.mark);
-            drain.run(budget)
-        };
-        inner.gc_word().deregister();
-        let left = if done < budget / 2 {
-            // Too little grey work to take: forgiven (an assist never waits
-            // for anyone). Past the goal, give the CPU to the mark workers,
-            // which hold the rest of the work.
-            if inner.past_goal() {
-                std::thread::yield_now();
-            }
-            0
-        } else {
-            debt - (done as f64 / ratio) as i64
-        };
-        inner.stats.record_assist(start.elapsed());
-        p.local.assist_debt.set(left.max(0));
+        let left = inner.pacer.assist(
+            debt,
+            n,
+            inner.gc_word(),
+            &inner.mark,
+            &inner.mheap,
+            &inner.stats,
+        );
+        p.local.assist_debt.set(left);
     }
 
     // ---- roots and weak pointers ----------------------------------------
@@ -771,6 +642,7 @@ impl Mutator {
     /// Registers `gc` as a root: it stays alive across safepoints until the
     /// returned handle is dropped.
     pub fn root<T>(&self, gc: Gc<'_, T>) -> Root<T> {
+        self.check_not_busy();
         self.check_same_heap(gc.addr());
         let slot = self.inner().root_register(self.p().id, gc.addr());
         Root::from_slot(self.heap.clone(), slot)
@@ -778,17 +650,14 @@ impl Mutator {
 
     /// A weak pointer to `gc`'s object.
     pub fn weak<T>(&self, gc: Gc<'_, T>) -> Weak<T> {
+        self.check_not_busy();
         let addr = gc.addr();
         self.check_same_heap(addr);
         let span = arena::span_of(addr);
         // SAFETY: `gc` is a live object of this heap, so its span lives.
         let span = unsafe { &*span };
-        let base = if span.spanclass.size_class() == 0 {
-            span.start
-        } else {
-            span.object_base(span.object_index(addr))
-        };
-        let handle = self.inner().mheap.weaks.handle_for(span, base, addr);
+        let base = span.find_object(addr).1;
+        let handle = self.inner().weaks.handle_for(span, base, addr);
         Weak::from_handle(self.heap.clone(), handle)
     }
 
@@ -817,7 +686,7 @@ impl Mutator {
     /// Panics unless `heap` is this mutator's heap.
     #[inline]
     pub(crate) fn check_heap(&self, heap: &Heap) {
-        if !Heap::ptr_eq(heap, &self.heap) {
+        if !Heap::same(heap, &self.heap) {
             panic!("gomem: a Root or Weak of one heap was used through a Mutator of another heap");
         }
     }
@@ -830,11 +699,13 @@ impl Mutator {
         if !p.local.barrier_on.get() {
             return;
         }
+        // Members are 0 or an address, value words an immediate or an
+        // address: one test tells a pointer for both (module `value`).
         let old = slot.load(Ordering::Acquire);
-        if old != 0 {
+        if is_pointer_word(old) {
             self.log(old);
         }
-        if new != 0 && p.local.log_new.get() {
+        if is_pointer_word(new) && p.local.log_new.get() {
             self.log(new);
         }
     }
@@ -846,29 +717,14 @@ impl Mutator {
         }
     }
 
-    /// The barrier's slow path, itself a poll.
+    /// The barrier's slow path (`WbBuf::make_room`), itself a poll.
     #[cold]
     #[inline(never)]
     fn wb_full(&self, v: usize) {
         let inner = self.inner();
         let p = self.p();
         let n = p.local.adopted.get().cycle();
-        let w = inner.word();
-        if w.cycle() == n && matches!(w.phase(), Phase::Arm | Phase::Mark) {
-            if inner.gc_word().register(n).is_ok() {
-                {
-                    let mut drain = Drain::new(&inner.mark);
-                    p.wb.drain_head(|e| {
-                        drain.shade(e);
-                    });
-                }
-                inner.gc_word().deregister();
-            } else {
-                p.wb.chain(n);
-            }
-        } else if w.cycle() == n && w.phase() == Phase::Term {
-            p.wb.chain(n);
-        } else {
+        if !p.wb.make_room(n, inner.gc_word(), &inner.mark) {
             // The cycle is over: everything logged is black already.
             self.poll();
             p.wb.drain_head(|_| {});
@@ -876,18 +732,42 @@ impl Mutator {
                 return;
             }
         }
-        if !p.wb.push(v) {
-            p.wb.chain(p.local.adopted.get().cycle());
-            p.wb.push(v);
-        }
+        p.wb.push_or_chain(v, p.local.adopted.get().cycle());
     }
+}
+
+thread_local! {
+    /// The heaps this thread holds a Mutator of (rarely more than one).
+    static ATTACHED: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Records that this thread attaches to heap `id`; panics if it already
+/// holds a Mutator of that heap (see `Heap::attach`).
+fn note_attached(id: u32) {
+    ATTACHED.with(|a| {
+        let mut a = a.borrow_mut();
+        if a.contains(&id) {
+            panic!("gomem: this thread is already attached to this heap (one Mutator per heap per thread; pass the Mutator you have)");
+        }
+        a.push(id);
+    });
+}
+
+fn note_detached(id: u32) {
+    // `try_with`: a Mutator dropped during thread teardown may outlive the
+    // thread-local, which then needs no update.
+    let _ = ATTACHED.try_with(|a| a.borrow_mut().retain(|&x| x != id));
 }
 
 impl Drop for Mutator {
     fn drop(&mut self) {
+        note_detached(self.heap_id);
         let inner = self.heap.inner();
         let p = self.p();
-        let w = inner.word();
+        // SAFETY: this thread runs the P; nothing can read the stacks of a
+        // Mutator that is going away.
+        unsafe { p.stacks.forget() };
+        let w = inner.gc_word().word();
         p.adopt(inner, w, true);
         p.release_caches(inner);
         p.status.store(P_IDLE, Ordering::Release);
@@ -908,6 +788,12 @@ fn check_members_null<T: Trace>(value: &T) {
             std::any::type_name::<T>()
         );
     }
+}
+
+#[cold]
+#[inline(never)]
+fn heap_used_from_a_drop() -> ! {
+    panic!("gomem: the heap was used from the Drop of a heap object (or from a Trace) through a Mutator; a Drop cannot reach the heap")
 }
 
 #[cold]

@@ -29,11 +29,22 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::gc::collector::Heap;
 use crate::gc::roots::RootSlot;
 use crate::gc::weak::WeakHandle;
-use crate::heap::Heap;
 use crate::mutator::Mutator;
 use crate::trace::{Trace, Tracer};
+
+impl Tracer<'_> {
+    /// Visits one Member.
+    #[inline]
+    pub fn member<T>(&mut self, m: &Member<T>) {
+        let target = m.load_raw();
+        if target != 0 {
+            self.visit(target);
+        }
+    }
+}
 
 /// A pointer to a heap object, valid until the mutator's next safepoint.
 ///
@@ -69,6 +80,29 @@ impl<'m, T> Gc<'m, T> {
             ptr: unsafe { NonNull::new_unchecked(addr as *mut T) },
             _brand: PhantomData,
         }
+    }
+
+    /// The object, borrowed for all of `'m` (until the mutator's next
+    /// safepoint) rather than for as long as this `Gc` value lives, as
+    /// `Deref` does: lets a chain of loads (closure → function → constants)
+    /// go on without a named local at each step.
+    ///
+    /// ```
+    /// use gomem::{Config, Heap, Member, Trace};
+    /// #[derive(Trace)]
+    /// struct Pair { left: Member<Pair>, value: u64 }
+    /// let heap = Heap::new(Config::default());
+    /// let m = heap.attach();
+    /// let p = m.alloc(Pair { left: Member::null(), value: 1 });
+    /// p.left.set(&m, Some(m.alloc(Pair { left: Member::null(), value: 2 })));
+    /// let value: &u64 = &p.into_ref().left.get(&m).unwrap().into_ref().value;
+    /// assert_eq!(*value, 2);
+    /// ```
+    #[inline]
+    pub fn into_ref(self) -> &'m T {
+        // SAFETY: the object stays alive and initialised for 'm (see
+        // `from_addr`), and heap objects are only ever shared (`&`).
+        unsafe { self.ptr.as_ref() }
     }
 
     /// The object's address.
@@ -140,11 +174,13 @@ impl<T> Member<T> {
     /// If this Member does not lie inside an object of `m`'s heap.
     #[inline]
     pub fn get<'m>(&self, m: &'m Mutator) -> Option<Gc<'m, T>> {
+        m.check_not_busy();
         let v = self.raw.load(Ordering::Acquire);
         if v == 0 {
             return None;
         }
         m.check_member_home(self as *const Self as usize);
+        m.load_barrier(v);
         // SAFETY: the Member lives in m's heap (checked), so its value is an
         // object of that heap (set only through `set`, which checks the
         // target's heap), reachable from the object holding the Member, which
@@ -160,6 +196,7 @@ impl<T> Member<T> {
     /// `value` points into another heap.
     #[inline]
     pub fn set(&self, m: &Mutator, value: Option<Gc<'_, T>>) {
+        m.check_not_busy();
         let new = value.map_or(0, Gc::addr);
         m.check_member_home(self as *const Self as usize);
         if new != 0 {
@@ -222,6 +259,7 @@ impl<T> Root<T> {
     /// If `m` is attached to another heap.
     #[inline]
     pub fn get<'m>(&self, m: &'m Mutator) -> Gc<'m, T> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let addr = self.heap.inner().root_load(self.slot);
         // SAFETY: a registered root keeps its target alive; the target is an
@@ -234,6 +272,7 @@ impl<T> Root<T> {
     /// # Panics
     /// If `m` or `value` belongs to another heap.
     pub fn set(&self, m: &Mutator, value: Gc<'_, T>) {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         m.check_same_heap(value.addr());
         self.heap.inner().root_store(self.slot, value.addr());
@@ -293,6 +332,7 @@ impl<T> Weak<T> {
     /// # Panics
     /// If `m` is attached to another heap.
     pub fn upgrade<'m>(&self, m: &'m Mutator) -> Option<Gc<'m, T>> {
+        m.check_not_busy();
         m.check_heap(&self.heap);
         let addr = m.upgrade_weak(&self.handle)?;
         // SAFETY: `upgrade_weak` returned the target only after proving it

@@ -13,6 +13,17 @@
 //! capacity allocates a backing array twice as large, copies the elements
 //! (each copy goes through the barrier) and swings the Member, as Go's
 //! `append` does.
+//!
+//! A Vector may be shared between threads (an object holding one is `Sync`
+//! when `T` is), so its mutations — `push`, `pop`, `set` — run under a small
+//! lock in the Vector: two pushes must not claim the same index, and a `set`
+//! must not land in the old array while a push copies it into a new one.
+//! The lock is never held while allocating (a push that must grow allocates
+//! the new array first, then retries under the lock if another push grew the
+//! vector meanwhile) nor while waiting for anything else, and user code
+//! cannot run under it (a Drop run by a barrier's poll cannot reach the heap,
+//! `Mutator::check_not_busy`). Reads take no lock: `len` is published
+//! (Release) after the element and the array it lives in.
 
 use std::marker::PhantomData;
 use std::mem::{align_of, needs_drop, size_of};
@@ -98,7 +109,6 @@ struct SliceInfo<T>(PhantomData<T>);
 impl<T: Trace> SliceInfo<T> {
     const INFO: TypeInfo = TypeInfo {
         name: std::any::type_name::<Slice<T>>,
-        size: HEADER_BYTES,
         trace: if T::NO_MEMBERS {
             None
         } else {
@@ -137,6 +147,7 @@ unsafe fn drop_slice<T>(p: *mut u8) {
 pub struct Vector<T> {
     len: AtomicUsize,
     buf: Member<Slice<Member<T>>>,
+    lock: parking_lot::Mutex<()>,
 }
 
 // SAFETY: one Member (`buf`), at the offset given to the bitmap.
@@ -165,6 +176,7 @@ impl<T> Vector<T> {
         Vector {
             len: AtomicUsize::new(0),
             buf: Member::null(),
+            lock: parking_lot::const_mutex(()),
         }
     }
 
@@ -185,6 +197,7 @@ impl<T> Vector<T> {
 
     /// Element `i`, or `None` past the end (or when the element is null).
     pub fn get<'m>(&self, m: &'m Mutator, i: usize) -> Option<Gc<'m, T>> {
+        // `len` first: its Release store follows the element and the array.
         if i >= self.len() {
             return None;
         }
@@ -196,6 +209,8 @@ impl<T> Vector<T> {
     /// # Panics
     /// If `i >= len`.
     pub fn set(&self, m: &Mutator, i: usize, value: Option<Gc<'_, T>>) {
+        m.check_not_busy();
+        let _guard = self.lock.lock();
         let len = self.len();
         assert!(
             i < len,
@@ -213,27 +228,46 @@ impl<T> Vector<T> {
     where
         T: Send + 'static,
     {
-        let len = self.len();
-        let buf = match self.buf.get(m) {
-            Some(b) if b.len() > len => b,
-            old => {
-                let cap = (len * 2).max(4);
-                let new = m.alloc_slice(cap, |_| Member::<T>::null());
-                if let Some(old) = old {
-                    for (i, e) in old.iter().enumerate().take(len) {
-                        new[i].set(m, e.get(m));
-                    }
-                }
-                self.buf.set(m, Some(new));
-                new
+        m.check_not_busy();
+        let mut spare: Option<Gc<'_, Slice<Member<T>>>> = None;
+        loop {
+            let guard = self.lock.lock();
+            let len = self.len();
+            let old = self.buf.get(m);
+            let cap = old.map_or(0, |b| b.len());
+            if len < cap {
+                let buf = old.expect("capacity implies an array");
+                buf[len].set(m, value);
+                self.len.store(len + 1, Ordering::Release);
+                return;
             }
-        };
-        buf[len].set(m, value);
-        self.len.store(len + 1, Ordering::Release);
+            let want = (len * 2).max(4);
+            match spare {
+                Some(new) if new.len() >= want => {
+                    if let Some(old) = old {
+                        for (i, e) in old.iter().enumerate().take(len) {
+                            new[i].set(m, e.get(m));
+                        }
+                    }
+                    self.buf.set(m, Some(new));
+                    new[len].set(m, value);
+                    self.len.store(len + 1, Ordering::Release);
+                    return;
+                }
+                _ => {
+                    // Allocate outside the lock, then look again: another
+                    // push may have grown the vector meanwhile.
+                    drop(guard);
+                    spare = Some(m.alloc_slice(want, |_| Member::<T>::null()));
+                }
+            }
+        }
     }
 
     /// Removes and returns the last element.
     pub fn pop<'m>(&self, m: &'m Mutator) -> Option<Gc<'m, T>> {
+        m.check_not_busy();
+        let _guard = self.lock.lock();
         let len = self.len();
         if len == 0 {
             return None;

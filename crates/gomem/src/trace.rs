@@ -4,7 +4,7 @@
 //! trait (normally derived with `#[derive(Trace)]`) that tells the heap three
 //! things about a type:
 //!
-//! * [`Trace::NO_MEMBERS`]: the type holds no [`Member`] at all. Objects of
+//! * [`Trace::NO_MEMBERS`]: the type holds no `Member` at all. Objects of
 //!   such a type that also need no Drop are *noscan*: they live in noscan
 //!   spans and the collector never looks inside them (Go's noscan classes).
 //! * [`Trace::MEMBER_WORDS`]: where the Members are, as a bitmap of 8-byte
@@ -22,15 +22,23 @@
 //! a large object, in its span. A `TypeInfo` holds the type-erased trace and
 //! drop functions.
 //!
-//! Std containers of Members (`Vec<Member<T>>`, `Box<Member<T>>`) are
-//! rejected at compile time: their contents live outside the GC heap, where
-//! the collector cannot trace them concurrently.
+//! **Std types.** Every std type that holds no Member is plain data
+//! (`String`, `Box<[u64]>`, `Vec<String>`, `HashMap<String, u64>`,
+//! `Arc<str>`, `Mutex<u64>`, `BTreeMap`, `VecDeque`, `Option<Box<str>>`, ...),
+//! as serde accepts them. Inline wrappers (`Option`, `Result`, tuples,
+//! arrays, `Reverse`, `Wrapping`, `ManuallyDrop`) may hold Members and are
+//! traced through. Containers whose contents live outside the object
+//! (`Vec`, `Box`, `Arc`, maps, sets) or that hand out `&mut` to their
+//! contents (`Cell`, `RefCell`, `Mutex`, `RwLock`, `OnceLock`) must not hold
+//! Members: the collector cannot trace their memory concurrently, and a
+//! `&mut Member` could be overwritten without the write barrier. Such a
+//! type reports [`Trace::__HIDDEN_MEMBERS`]; the heap's entry points
+//! (`alloc`, `alloc_slice`) refuse it at compile time, and
+//! `#[derive(Trace)]` refuses it with an error naming the field.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::{needs_drop, size_of};
-
-use crate::ptr::Member;
 
 /// Objects this size or smaller may be described by a pointer bitmap (Go's
 /// `MinSizeForMallocHeader`: 64 words of 8 bytes).
@@ -41,7 +49,7 @@ pub const FOOTER_BYTES: usize = 8;
 /// Describes the Members of a type to the collector (module header).
 ///
 /// # Safety
-/// * `trace` must visit every [`Member`] stored inline in `self` (not those
+/// * `trace` must visit every `Member` stored inline in `self` (not those
 ///   behind other heap pointers), and nothing else;
 /// * `NO_MEMBERS` may be true only if the type contains no Member;
 /// * `MEMBER_WORDS`, when `Some(mask)`, must mark exactly the 8-byte words
@@ -54,6 +62,12 @@ pub unsafe trait Trace {
     const NO_MEMBERS: bool;
     /// Bitmap of the words that hold Members, if the layout allows one.
     const MEMBER_WORDS: Option<u64>;
+    /// True when the type holds a Member where the collector cannot see it:
+    /// inside a std container (`Vec<Member<T>>`, `Box<Member<T>>`, ...).
+    /// The heap refuses such types at compile time, and the derive names
+    /// the field. Not part of the stable API.
+    #[doc(hidden)]
+    const __HIDDEN_MEMBERS: bool = false;
     /// Visits every Member inline in `self`.
     fn trace(&self, tracer: &mut Tracer<'_>);
 }
@@ -69,22 +83,39 @@ impl<'a> Tracer<'a> {
         Tracer { sink }
     }
 
-    /// Visits one Member.
+    /// Passes one non-null Member's target to the sink (`Tracer::member`,
+    /// defined with `Member` in `ptr.rs`, calls this).
     #[inline]
-    pub fn member<T>(&mut self, m: &Member<T>) {
-        let target = m.load_raw();
-        if target != 0 {
-            (self.sink)(target);
+    pub(crate) fn visit(&mut self, target: usize) {
+        (self.sink)(target);
+    }
+
+    /// Visits one value word (a `ValueSlot`): passed on if it is a pointer.
+    #[inline]
+    pub(crate) fn pointer_word(&mut self, w: usize) {
+        if is_pointer_word(w) {
+            (self.sink)(w);
         }
     }
+}
+
+/// Lowest address that can be a pointer.
+const MIN_POINTER: u64 = 4096;
+
+/// Whether a heap word (a Member or a value word, `value.rs`) holds a
+/// pointer: `w >= 4096 && w >> 48 == 0`, as one subtraction and one
+/// compare. Members are 0 or an address; value words are an immediate (below
+/// 4096, or a number with non-zero top bits) or an address. The mark loop,
+/// the tracer and the write barrier use this one test for both.
+#[inline(always)]
+pub(crate) fn is_pointer_word(w: usize) -> bool {
+    (w as u64).wrapping_sub(MIN_POINTER) < (1u64 << 48) - MIN_POINTER
 }
 
 /// A type as the heap sees it: size, how to trace it, how to drop it.
 pub struct TypeInfo {
     /// `std::any::type_name` of the type, for messages.
     pub name: fn() -> &'static str,
-    /// `size_of::<T>()` (for arrays: of the header).
-    pub size: usize,
     /// Visits the Members of the object at the pointer; `None` when the type
     /// holds none.
     pub trace: Option<unsafe fn(*const u8, &mut Tracer<'_>)>,
@@ -136,7 +167,6 @@ impl<T: Trace> InfoOf<T> {
     /// The descriptor (promoted to a static by the compiler).
     pub const INFO: TypeInfo = TypeInfo {
         name: std::any::type_name::<T>,
-        size: size_of::<T>(),
         trace: if T::NO_MEMBERS {
             None
         } else {
@@ -231,7 +261,40 @@ plain_data!(
     f32,
     f64,
     String,
-    Box<str>,
+    str,
+    std::ffi::CString,
+    std::ffi::CStr,
+    std::ffi::OsString,
+    std::ffi::OsStr,
+    std::path::PathBuf,
+    std::path::Path,
+    std::num::NonZeroU8,
+    std::num::NonZeroU16,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroU128,
+    std::num::NonZeroUsize,
+    std::num::NonZeroI8,
+    std::num::NonZeroI16,
+    std::num::NonZeroI32,
+    std::num::NonZeroI64,
+    std::num::NonZeroI128,
+    std::num::NonZeroIsize,
+    std::cmp::Ordering,
+    std::time::Instant,
+    std::time::SystemTime,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    std::net::SocketAddr,
+    std::net::SocketAddrV4,
+    std::net::SocketAddrV6,
+    std::hash::RandomState,
+    std::hash::DefaultHasher,
+    std::thread::ThreadId,
+    std::any::TypeId,
+    std::ops::RangeFull,
+    std::marker::PhantomPinned,
     std::sync::atomic::AtomicBool,
     std::sync::atomic::AtomicU8,
     std::sync::atomic::AtomicU16,
@@ -254,42 +317,177 @@ unsafe impl<T: ?Sized> Trace for PhantomData<T> {
     fn trace(&self, _: &mut Tracer<'_>) {}
 }
 
-/// Compile-time rejection of std containers that hold Members.
-struct NoMembersIn<T>(PhantomData<T>);
+/// Support for the heap's entry points: whether `T` may be placed in the
+/// heap (no Member hidden in a std container). Not part of the stable API.
+#[doc(hidden)]
+pub struct NoHiddenMembers<T: ?Sized>(PhantomData<T>);
 
-impl<T: Trace> NoMembersIn<T> {
-    const CHECK: bool = {
-        assert!(
-            T::NO_MEMBERS,
-            "gomem: a std container (Vec, Box, Cell, ...) may not hold Members: the collector cannot trace outside the GC heap; use gomem::Slice or gomem::Vector"
-        );
-        true
-    };
+impl<T: Trace + ?Sized> NoHiddenMembers<T> {
+    /// Evaluating this is a compile error for a type with hidden Members.
+    pub const CHECK: () = assert!(
+        !T::__HIDDEN_MEMBERS,
+        "gomem: this type holds Members inside a std container (Vec, Box, Cell, Mutex, HashMap, ...), whose memory the collector cannot trace; use gomem::Slice, gomem::Vector or gomem::HeapMap"
+    );
+}
+
+/// Whether a container of `T` hides Members: `T` holds some (inline or
+/// hidden itself).
+const fn hides<T: Trace + ?Sized>() -> bool {
+    !T::NO_MEMBERS || T::__HIDDEN_MEMBERS
 }
 
 macro_rules! plain_container {
-    ($($t:ident),*) => {$(
-        // SAFETY: the const assertion makes it a compile error to use this
-        // impl for a `T` that holds Members, so the container holds none.
-        unsafe impl<T: Trace> Trace for $t<T> {
-            const NO_MEMBERS: bool = NoMembersIn::<T>::CHECK;
+    ($(<$($p:ident $(: ?$sized:ident)?),+ $(; $($extra:ident: $bound:path),*)?> $t:ty;)*) => {$(
+        // SAFETY: the container's contents are never traced, so it must
+        // hold no Member: `__HIDDEN_MEMBERS` says when it would, and that is
+        // a compile error wherever the type reaches the heap (module header).
+        unsafe impl<$($p: Trace $(+ ?$sized)?),+ $($(, $extra: $bound)*)?> Trace for $t {
+            const NO_MEMBERS: bool = true;
             const MEMBER_WORDS: Option<u64> = Some(0);
+            const __HIDDEN_MEMBERS: bool = false $(|| hides::<$p>())+;
             #[inline]
             fn trace(&self, _: &mut Tracer<'_>) {}
         }
     )*};
 }
 
-type StdVec<T> = Vec<T>;
-type StdBox<T> = Box<T>;
-type StdCell<T> = Cell<T>;
-plain_container!(StdVec, StdBox, StdCell);
+plain_container! {
+    <T: ?Sized> Box<T>;
+    <T: ?Sized> std::sync::Arc<T>;
+    <T: ?Sized> std::sync::Weak<T>;
+    <T: ?Sized> std::rc::Rc<T>;
+    <T: ?Sized> std::rc::Weak<T>;
+    <T> Vec<T>;
+    <T> std::collections::VecDeque<T>;
+    <T> std::collections::LinkedList<T>;
+    <T> std::collections::BinaryHeap<T>;
+    <T> std::collections::BTreeSet<T>;
+    <K, V> std::collections::BTreeMap<K, V>;
+    <T, S> std::collections::HashSet<T, S>;
+    <K, V, S> std::collections::HashMap<K, V, S>;
+    <T: ?Sized> Cell<T>;
+    <T: ?Sized> std::cell::RefCell<T>;
+    <T: ?Sized> std::cell::UnsafeCell<T>;
+    <T> std::cell::OnceCell<T>;
+    <T: ?Sized> std::sync::Mutex<T>;
+    <T: ?Sized> std::sync::RwLock<T>;
+    <T> std::sync::OnceLock<T>;
+    <T: ?Sized> parking_lot::Mutex<T>;
+    <T: ?Sized> parking_lot::RwLock<T>;
+    <T: ?Sized> &'static T;
+    <P> std::pin::Pin<P>;
+}
+
+// SAFETY: a borrowed-or-owned value is never traced; it hides Members when
+// either form holds some.
+unsafe impl<T> Trace for std::borrow::Cow<'static, T>
+where
+    T: ToOwned + Trace + ?Sized,
+    T::Owned: Trace,
+{
+    const NO_MEMBERS: bool = true;
+    const MEMBER_WORDS: Option<u64> = Some(0);
+    const __HIDDEN_MEMBERS: bool = hides::<T>() || hides::<T::Owned>();
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+// SAFETY: an unsized slice is only ever reached behind a pointer (heap
+// objects are sized); its trace visits each element.
+unsafe impl<T: Trace> Trace for [T] {
+    const NO_MEMBERS: bool = T::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = None;
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        if !T::NO_MEMBERS {
+            for v in self {
+                v.trace(tracer);
+            }
+        }
+    }
+}
+
+// SAFETY: holds no data (a hasher builder made from nothing).
+unsafe impl<H> Trace for std::hash::BuildHasherDefault<H> {
+    const NO_MEMBERS: bool = true;
+    const MEMBER_WORDS: Option<u64> = Some(0);
+    #[inline]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+macro_rules! transparent_wrapper {
+    ($($w:ident: |$x:ident| $inner:expr;)*) => {$(
+        // SAFETY: a `repr(transparent)` wrapper: the inner value's words,
+        // at offset 0, and its trace.
+        unsafe impl<T: Trace> Trace for $w<T> {
+            const NO_MEMBERS: bool = T::NO_MEMBERS;
+            const MEMBER_WORDS: Option<u64> = T::MEMBER_WORDS;
+            const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
+            #[inline]
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                let $x = self;
+                Trace::trace($inner, tracer)
+            }
+        }
+    )*};
+}
+
+use std::cmp::Reverse;
+use std::mem::ManuallyDrop;
+use std::num::{Saturating, Wrapping};
+transparent_wrapper! {
+    Reverse: |x| &x.0;
+    Wrapping: |x| &x.0;
+    Saturating: |x| &x.0;
+    ManuallyDrop: |x| &**x;
+}
+
+// SAFETY: visits both variants' fields; a bitmap only when there are no
+// Members (the discriminant makes offsets variant-dependent).
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    const NO_MEMBERS: bool = T::NO_MEMBERS && E::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = __words_if_plain(Self::NO_MEMBERS);
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS || E::__HIDDEN_MEMBERS;
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        match self {
+            Ok(v) => v.trace(tracer),
+            Err(e) => e.trace(tracer),
+        }
+    }
+}
+
+// SAFETY: visits both bounds; a bitmap only when there are no Members.
+unsafe impl<T: Trace> Trace for std::ops::Range<T> {
+    const NO_MEMBERS: bool = T::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = __words_if_plain(T::NO_MEMBERS);
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.start.trace(tracer);
+        self.end.trace(tracer);
+    }
+}
+
+// SAFETY: as for Range.
+unsafe impl<T: Trace> Trace for std::ops::RangeInclusive<T> {
+    const NO_MEMBERS: bool = T::NO_MEMBERS;
+    const MEMBER_WORDS: Option<u64> = __words_if_plain(T::NO_MEMBERS);
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.start().trace(tracer);
+        self.end().trace(tracer);
+    }
+}
 
 // SAFETY: visits the Member of the Some variant; a bitmap only when the
 // payload has no Members (the discriminant makes offsets variant-dependent).
 unsafe impl<T: Trace> Trace for Option<T> {
     const NO_MEMBERS: bool = T::NO_MEMBERS;
     const MEMBER_WORDS: Option<u64> = __words_if_plain(T::NO_MEMBERS);
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
         if let Some(v) = self {
@@ -322,6 +520,7 @@ const fn repeat_words<T: Trace>(n: usize) -> Option<u64> {
 unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const NO_MEMBERS: bool = T::NO_MEMBERS;
     const MEMBER_WORDS: Option<u64> = repeat_words::<T>(N);
+    const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
         if !T::NO_MEMBERS {
@@ -338,6 +537,7 @@ macro_rules! tuple {
         unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
             const NO_MEMBERS: bool = true $(&& $name::NO_MEMBERS)+;
             const MEMBER_WORDS: Option<u64> = __words_if_plain(Self::NO_MEMBERS);
+            const __HIDDEN_MEMBERS: bool = false $(|| $name::__HIDDEN_MEMBERS)+;
             #[inline]
             fn trace(&self, tracer: &mut Tracer<'_>) {
                 $(self.$idx.trace(tracer);)+
@@ -352,10 +552,13 @@ tuple!(A 0, B 1, C 2);
 tuple!(A 0, B 1, C 2, D 3);
 tuple!(A 0, B 1, C 2, D 3, E 4);
 tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ptr::Member;
 
     #[allow(dead_code)]
     struct Pair {

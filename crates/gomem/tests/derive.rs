@@ -10,7 +10,8 @@
 use std::marker::PhantomData;
 use std::mem::{offset_of, size_of};
 
-use gomem::trace::{layout_of, Layout, Tracer};
+use gomem::internals::{layout_of, Layout};
+use gomem::Tracer;
 use gomem::{Member, Trace};
 
 /// Bit of the word at byte offset `off`.

@@ -105,7 +105,7 @@ fn a_panicking_drop_is_reported_and_sweeping_goes_on() {
     let heap = Heap::new(debug());
     let drops = Arc::new(AtomicUsize::new(0));
     let mut m = heap.attach();
-    let before = gomem::gc::panicked_drops();
+    let before = gomem::internals::panicked_drops();
     for i in 0..1000 {
         m.alloc(Bomb {
             explode: i % 100 == 0,
@@ -115,7 +115,7 @@ fn a_panicking_drop_is_reported_and_sweeping_goes_on() {
     m.collect();
     m.collect();
     assert_eq!(drops.load(Ordering::SeqCst), 1000, "every Drop ran once");
-    assert!(gomem::gc::panicked_drops() >= before + 10);
+    assert!(gomem::internals::panicked_drops() >= before + 10);
     // The heap is intact and keeps working.
     let c = chain(&m, 100);
     let r = m.root(c);

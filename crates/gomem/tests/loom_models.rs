@@ -14,7 +14,8 @@
 //! without `--cfg loom` this file compiles to nothing.
 #![cfg(loom)]
 
-use gomem::gc::state::{GcWord, Phase};
+use gomem::internals::GcWord;
+use gomem::Phase;
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
@@ -332,7 +333,7 @@ fn help_mark(h: &MarkHeap) {
 /// How the mutator's Root operation behaves when it finds the word in Term.
 #[derive(Clone, Copy)]
 enum LateShade {
-    /// The real protocol, heap.rs `with_registration` (+ `shade_now`): set
+    /// The real protocol, gc/state.rs `GcWordCell::with_registration` (+ gc/mark.rs `MarkState::shade_now`): set
     /// `dirty`, wait for Mark, register, shade, deregister.
     DirtyThenWait,
     /// Negative control: shade at once, without setting `dirty`.
@@ -341,7 +342,7 @@ enum LateShade {
     DirtyAfterShade,
 }
 
-/// heap.rs `with_registration(n, || { Drain::new(..).shade(addr) })`, with
+/// gc/state.rs `with_registration(n, || { Drain::new(..).shade(addr) })`, with
 /// the Term branch replaced by `how`. Returns whether it shaded.
 fn root_op(h: &MarkHeap, target: usize, how: LateShade) -> bool {
     let shade = || {
@@ -443,7 +444,7 @@ fn m1_control_dirty_after_the_shade_is_unsafe() {
 // ---------------------------------------------------------------------------
 
 /// Workers: gc/state.rs `register`/`deregister` around work, as every agent
-/// does (gc/cycle.rs `worker`, `help_mark`, `scan_roots`; heap.rs
+/// does (gc/cycle.rs `worker`, `help_mark`, `scan_roots`; gc/state.rs
 /// `with_registration`). Coordinator: gc/cycle.rs `enter_mark` (Arm → Mark
 /// keeping `active`), then the termination CASes of `try_terminate` and
 /// `back_to_mark`. Asserts: a registration succeeds only from Arm(n)/Mark(n);
@@ -759,7 +760,7 @@ fn m3b_control_old_cycle_reader_concurrent_with_reset_is_unsafe() {
 /// The real setting of the buffer's only cross-thread reader. Terminator
 /// (gc/cycle.rs `try_terminate` then `coordinator`'s next `start_cycle`):
 /// CAS Mark(N) → Term(N), `for_each(N)` over every block, CAS Term → Off(N),
-/// CAS Off(N) → Arm(N+1). Owner (mutator.rs `Heap::log` / `wb_full` /
+/// CAS Off(N) → Arm(N+1). Owner (mutator.rs `log` / `wb_full`, gc/barrier.rs `WbBuf::make_room` /
 /// `P::adopt`): logs two pointers into a one-entry block — the second hits
 /// `wb_full`, which drains the block as a registered agent in Mark, or
 /// chains a new block in Term, or (cycle over) adopts the flip — then polls
@@ -775,7 +776,7 @@ fn m3c_barrier_reader_in_term_vs_owner_log_chain_and_reset() {
         let owner = {
             let (gc, wb) = (gc.clone(), wb.clone());
             thread::spawn(move || {
-                // P-local state (mutator.rs `PLocal`): adopted Mark(N).
+                // P-local state (gc/proc.rs `PLocal`): adopted Mark(N).
                 let mut adopted = GcWord::new(Phase::Mark, N);
                 let mut barrier_on = true;
                 let mut logs = 0usize;
@@ -860,8 +861,8 @@ fn m3c_barrier_reader_in_term_vs_owner_log_chain_and_reset() {
     });
 }
 
-/// A P created while the terminator checks (mutator.rs `Heap::attach` →
-/// heap.rs `take_p`, then `P::adopt(Term(N))`): a new P starts at Off and
+/// A P created while the terminator checks (heap.rs `Heap::attach` →
+/// gc/collector.rs `take_p`, then `P::adopt(Term(N))`): a new P starts at Off and
 /// adopts Arm at once (`adopt_arm` → `WbBuf::reset(N)`), while the
 /// terminator, which lists the Ps after its CAS to Term (`try_terminate`:
 /// `for p in heap.all_ps()`), may already run `for_each(N)` on the new P's
@@ -914,14 +915,14 @@ struct SweepSpan {
 }
 
 impl SweepSpan {
-    /// alloc/mheap.rs `try_acquire_for_sweep`.
+    /// alloc/span.rs `MSpan::try_acquire_for_sweep`.
     fn try_acquire_for_sweep(&self, sg: u32) -> bool {
         self.sweepgen
             .compare_exchange(sg.wrapping_sub(2), sg.wrapping_sub(1), AcqRel, Relaxed)
             .is_ok()
     }
 
-    /// alloc/mheap.rs `sweep_owned`: rewrite the bits, then publish the new
+    /// gc/sweep.rs `sweep_span`: rewrite the bits, then publish the new
     /// generation (Release).
     fn sweep_owned(&self, sg: u32) {
         // SAFETY: the sweeper owns the span after its CAS; loom's

@@ -51,17 +51,19 @@ pub fn package(workload: &str) -> &'static str {
     }
 }
 
-/// The flags that run `workload` at `size`: `run-one`'s single definition
-/// of every size ([`crate::runone::size_flags`]), which the Go programs
-/// accept as they are (Go's `flag` package takes `--name value`).
+/// The flags that run `workload` at `size`: the workload's own size
+/// table, as `run-one` spells it ([`crate::runone::size_flags`]), which the
+/// Go programs accept as they are (Go's `flag` package takes
+/// `--name value`).
 pub fn args(workload: &str, size: &str) -> Vec<String> {
-    use crate::runone::{size_flags, Size, Workload};
+    use crate::runone::{size_flags, Workload};
+    use crate::sizes::Preset;
     use clap::ValueEnum;
     match (
         Workload::from_str(workload, false),
-        Size::from_str(size, false),
+        Preset::from_str(size, false),
     ) {
-        (Ok(w), Ok(s)) => size_flags(w, s).iter().map(|f| f.to_string()).collect(),
+        (Ok(w), Ok(s)) => size_flags(w, s),
         _ => Vec::new(),
     }
 }
@@ -221,14 +223,30 @@ mod tests {
 
     #[test]
     fn size_flags_come_from_run_one() {
-        use crate::runone::{size_flags, Size, Workload};
+        use crate::runone::{size_flags, Workload};
+        use crate::sizes::Preset;
         assert_eq!(
             args("binary-trees", "tiny"),
-            size_flags(Workload::BinaryTrees, Size::Tiny)
+            size_flags(Workload::BinaryTrees, Preset::Tiny)
         );
         assert_eq!(args("binary-trees", "default"), ["--depth", "21"]);
         assert!(!args("gcbench", "quick").is_empty());
         assert!(args("nope", "quick").is_empty());
+    }
+
+    /// A Go program run without flags runs the default size of the table.
+    #[test]
+    fn go_defaults_are_the_default_sizes() {
+        for w in crate::compare::WORKLOADS {
+            let main = default_dir().join(package(w)).join("main.go");
+            let src = std::fs::read_to_string(&main).unwrap();
+            let flags = args(w, "default");
+            assert!(!flags.is_empty(), "{w}");
+            for pair in flags.chunks(2) {
+                let decl = format!("flag.Int(\"{}\", {},", &pair[0][2..], pair[1]);
+                assert!(src.contains(&decl), "{}: no {decl}", main.display());
+            }
+        }
     }
 
     #[test]

@@ -14,9 +14,15 @@
 use std::cell::OnceCell;
 use std::rc::{Rc, Weak};
 
-use super::{BinaryTrees, Measured};
+use super::{Implementation, Measured};
+use crate::binarytrees::{self, BinaryTrees};
 use crate::gcbench::{self, GcBench};
 use crate::latency::{self, Latency, MSG_BYTES};
+
+/// The no-GC baseline as `run-one` dispatches to it (no mark: there is no
+/// collector to time).
+pub const IMPLEMENTATION: Implementation =
+    Implementation::new(binary_trees, gcbench, latency, None);
 
 struct BtNode {
     left: Option<Box<BtNode>>,
@@ -62,13 +68,13 @@ impl BinaryTrees for Bt {
 }
 
 /// binary-trees on `Box`.
-pub fn binary_trees(args: &crate::binarytrees::Args) -> Measured {
-    let (check, wall) = super::timed_lines(|| super::binary_trees(&mut Bt::default(), args));
-    Measured {
+pub fn binary_trees(args: &binarytrees::Args) -> Result<Measured, String> {
+    let (check, wall) = super::timed_lines(|| binarytrees::drive(&mut Bt::default(), args));
+    Ok(Measured {
         check,
         wall,
         ..Measured::default()
-    }
+    })
 }
 
 /// `i` and `j` are the original benchmark's payload: written, never read.
@@ -157,13 +163,13 @@ impl GcBench for Gcb {
 }
 
 /// gcbench on `Rc` with `Weak` parents.
-pub fn gcbench(args: &gcbench::Args) -> Measured {
+pub fn gcbench(args: &gcbench::Args) -> Result<Measured, String> {
     let (check, wall) = super::timed_lines(|| gcbench::drive(&mut Gcb::default(), args));
-    Measured {
+    Ok(Measured {
         check,
         wall,
         ..Measured::default()
-    }
+    })
 }
 
 struct Window(Vec<Option<Box<[u8; MSG_BYTES]>>>);
@@ -183,12 +189,12 @@ impl Latency for Window {
 }
 
 /// latency on `Box` messages.
-pub fn latency(args: &latency::Args) -> Measured {
+pub fn latency(args: &latency::Args) -> Result<Measured, String> {
     let d = latency::drive(args, |w| Window((0..w).map(|_| None).collect()));
-    Measured {
+    Ok(Measured {
         check: d.check,
         wall: d.wall,
         latency: Some(d.latency),
         ..Measured::default()
-    }
+    })
 }

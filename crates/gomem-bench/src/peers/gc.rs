@@ -23,10 +23,15 @@
 
 use gc::{Finalize, Gc, GcCell, Trace};
 
-use super::{BinaryTrees, Measured};
+use super::{Implementation, Measured};
+use crate::binarytrees::{self, BinaryTrees};
 use crate::gcbench::{self, GcBench};
 use crate::latency::{self, Latency, MSG_BYTES};
 use crate::mark::{self, Mark};
+
+/// The `gc` peer as `run-one` dispatches to it.
+pub const IMPLEMENTATION: Implementation =
+    Implementation::new(binary_trees, gcbench, latency, Some(mark));
 
 fn collections() -> u64 {
     gc::stats().collections_performed as u64
@@ -82,15 +87,15 @@ impl BinaryTrees for Bt {
 }
 
 /// binary-trees on `gc`.
-pub fn binary_trees(args: &crate::binarytrees::Args) -> Measured {
-    counting(|| {
-        let (check, wall) = super::timed_lines(|| super::binary_trees(&mut Bt::default(), args));
+pub fn binary_trees(args: &binarytrees::Args) -> Result<Measured, String> {
+    Ok(counting(|| {
+        let (check, wall) = super::timed_lines(|| binarytrees::drive(&mut Bt::default(), args));
         Measured {
             check,
             wall,
             ..Measured::default()
         }
-    })
+    }))
 }
 
 // ---- gcbench --------------------------------------------------------------
@@ -197,15 +202,15 @@ impl GcBench for Gcb {
 }
 
 /// gcbench on `gc` (strong parent pointers: the trees are cyclic).
-pub fn gcbench(args: &gcbench::Args) -> Measured {
-    counting(|| {
+pub fn gcbench(args: &gcbench::Args) -> Result<Measured, String> {
+    Ok(counting(|| {
         let (check, wall) = super::timed_lines(|| gcbench::drive(&mut Gcb::default(), args));
         Measured {
             check,
             wall,
             ..Measured::default()
         }
-    })
+    }))
 }
 
 // ---- latency --------------------------------------------------------------
@@ -235,8 +240,8 @@ impl Latency for Window {
 }
 
 /// latency on `gc`.
-pub fn latency(args: &latency::Args) -> Measured {
-    counting(|| {
+pub fn latency(args: &latency::Args) -> Result<Measured, String> {
+    Ok(counting(|| {
         let d = latency::drive(args, |w| Window((0..w).map(|_| None).collect()));
         Measured {
             check: d.check,
@@ -244,7 +249,7 @@ pub fn latency(args: &latency::Args) -> Measured {
             latency: Some(d.latency),
             ..Measured::default()
         }
-    })
+    }))
 }
 
 // ---- mark -----------------------------------------------------------------
@@ -293,8 +298,8 @@ impl Mark for Mk {
 }
 
 /// mark on `gc` (`gc::force_collect`).
-pub fn mark(args: &mark::Args) -> Measured {
-    counting(|| {
+pub fn mark(args: &mark::Args) -> Result<Measured, String> {
+    Ok(counting(|| {
         let d = mark::drive(args, Mk::default);
         Measured {
             check: d.check,
@@ -302,5 +307,5 @@ pub fn mark(args: &mark::Args) -> Measured {
             mark: Some(d.stats),
             ..Measured::default()
         }
-    })
+    }))
 }

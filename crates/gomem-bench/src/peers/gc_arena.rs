@@ -27,10 +27,15 @@ use std::time::Duration;
 use gc_arena::barrier::unlock;
 use gc_arena::{Arena, Collect, Gc, Lock, Mutation, Rootable};
 
-use super::{BinaryTrees, Measured, Pauses};
+use super::{Implementation, Measured, Pauses};
+use crate::binarytrees::{self, BinaryTrees};
 use crate::gcbench::{self, GcBench};
 use crate::latency::{self, Latency, MSG_BYTES};
 use crate::mark::{self, Mark};
+
+/// The gc-arena peer as `run-one` dispatches to it.
+pub const IMPLEMENTATION: Implementation =
+    Implementation::new(binary_trees, gcbench, latency, Some(mark));
 
 /// Pays the arena's allocation debt, timing the call when there was any.
 fn pay<R>(arena: &mut Arena<R>, pauses: &mut Vec<Duration>)
@@ -97,18 +102,18 @@ impl BinaryTrees for Bt {
 }
 
 /// binary-trees on gc-arena.
-pub fn binary_trees(args: &crate::binarytrees::Args) -> Measured {
+pub fn binary_trees(args: &binarytrees::Args) -> Result<Measured, String> {
     let mut h = Bt {
         arena: Arena::new(|_| BtRoot { long_lived: None }),
         pauses: Vec::new(),
     };
-    let (check, wall) = super::timed_lines(|| super::binary_trees(&mut h, args));
-    Measured {
+    let (check, wall) = super::timed_lines(|| binarytrees::drive(&mut h, args));
+    Ok(Measured {
         check,
         wall,
         pauses: Pauses::from_samples(&mut h.pauses),
         ..Measured::default()
-    }
+    })
 }
 
 // ---- gcbench --------------------------------------------------------------
@@ -227,7 +232,7 @@ impl GcBench for Gcb {
 }
 
 /// gcbench on gc-arena (plain parent pointers: the trees are cyclic).
-pub fn gcbench(args: &gcbench::Args) -> Measured {
+pub fn gcbench(args: &gcbench::Args) -> Result<Measured, String> {
     let mut h = Gcb {
         arena: Arena::new(|_| GcbRoot {
             long_lived: None,
@@ -236,12 +241,12 @@ pub fn gcbench(args: &gcbench::Args) -> Measured {
         pauses: Vec::new(),
     };
     let (check, wall) = super::timed_lines(|| gcbench::drive(&mut h, args));
-    Measured {
+    Ok(Measured {
         check,
         wall,
         pauses: Pauses::from_samples(&mut h.pauses),
         ..Measured::default()
-    }
+    })
 }
 
 // ---- latency --------------------------------------------------------------
@@ -291,20 +296,20 @@ impl Latency for Lat {
 }
 
 /// latency on gc-arena.
-pub fn latency(args: &latency::Args) -> Measured {
+pub fn latency(args: &latency::Args) -> Result<Measured, String> {
     let mut d = latency::drive(args, |w| Lat {
         arena: Arena::new(|_| Window {
             slots: vec![None; w],
         }),
         pauses: Vec::new(),
     });
-    Measured {
+    Ok(Measured {
         check: d.check,
         wall: d.wall,
         latency: Some(d.latency),
         pauses: Pauses::from_samples(&mut d.pauses),
         ..Measured::default()
-    }
+    })
 }
 
 // ---- mark -----------------------------------------------------------------
@@ -365,14 +370,14 @@ impl Mark for Mk {
 }
 
 /// mark on gc-arena (`finish_cycle` from sleep: a full cycle).
-pub fn mark(args: &mark::Args) -> Measured {
+pub fn mark(args: &mark::Args) -> Result<Measured, String> {
     let d = mark::drive(args, || Mk {
         arena: Arena::new(|_| Trees { trees: Vec::new() }),
     });
-    Measured {
+    Ok(Measured {
         check: d.check,
         wall: d.wall,
         mark: Some(d.stats),
         ..Measured::default()
-    }
+    })
 }

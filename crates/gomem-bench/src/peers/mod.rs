@@ -1,9 +1,11 @@
-//! The Rust peers gomem is compared with: the same four workloads
-//! (binary-trees, gcbench, latency, mark) on Rust's own memory management
-//! and on Rust's garbage-collection crates, one file per peer.
+//! The implementations every workload runs on, one file each: gomem and
+//! the Rust peers it is compared with (Rust's own memory management and
+//! Rust's garbage-collection crates), all filling the same [`Measured`]
+//! record and dispatched alike through [`Impl`] and [`Implementation`].
 //!
-//! | peer              | pointer                         | collector                                      |
+//! | implementation    | pointer                         | collector                                      |
 //! |-------------------|---------------------------------|------------------------------------------------|
+//! | `gomem`           | `gomem::Gc` / `Member` / `Root` | Go's concurrent mark-sweep, paced by GOGC      |
 //! | `boxrc`           | `Box` (trees, messages), `Rc` + `Weak` parents (gcbench) | none: the no-GC baseline |
 //! | `gc_arena`        | `gc_arena::Gc` in an `Arena`    | incremental mark-sweep, paid by `collect_debt` |
 //! | `gc`              | `gc::Gc` (Manishearth)          | stop-the-world mark-sweep inside allocation    |
@@ -11,12 +13,15 @@
 //! | `bacon_rajan_cc`  | `bacon_rajan_cc::Cc`            | refcounting + Bacon–Rajan trial deletion       |
 //!
 //! Every workload's structure (what is built, in which order, what is
-//! counted) comes from the workload's module (`crate::gcbench`,
-//! `crate::latency`, `crate::mark`) through a trait that each peer
-//! implements, so the check text is the same by construction; binary-trees,
-//! whose gomem module is fixed, gets its driver [`BinaryTrees`] here.
+//! counted) comes from the workload's module (`crate::binarytrees`,
+//! `crate::gcbench`, `crate::latency`, `crate::mark`) through a trait that
+//! each implementation implements, so the check text is the same by
+//! construction.
 //!
 //! Where the collector runs, and what counts as a pause:
+//! * `gomem` collects concurrently; a pause is the time a mutator was held
+//!   at a poll by the collector, and its mark assists and background
+//!   marking are reported too (`gomem::GcSummary`).
 //! * `gc_arena` never collects by itself: the workload calls
 //!   `collect_debt` after every unit of work (a tree, a push), the crate's
 //!   intended use. Each call that had debt to pay is one pause.
@@ -42,6 +47,79 @@ pub mod boxrc;
 pub mod dumpster;
 pub mod gc;
 pub mod gc_arena;
+pub mod gomem;
+
+use crate::{binarytrees, gcbench, latency, mark};
+
+/// An implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Impl {
+    /// gomem (this repository).
+    Gomem,
+    /// `Box` / `Rc`: no collector.
+    Boxrc,
+    /// The `gc-arena` crate.
+    GcArena,
+    /// The `gc` crate (Manishearth).
+    Gc,
+    /// The `dumpster` crate (`unsync`).
+    Dumpster,
+    /// The `bacon_rajan_cc` crate.
+    BaconRajanCc,
+}
+
+impl Impl {
+    /// Its workloads.
+    pub fn implementation(self) -> &'static Implementation {
+        match self {
+            Impl::Gomem => &gomem::IMPLEMENTATION,
+            Impl::Boxrc => &boxrc::IMPLEMENTATION,
+            Impl::GcArena => &gc_arena::IMPLEMENTATION,
+            Impl::Gc => &gc::IMPLEMENTATION,
+            Impl::Dumpster => &dumpster::IMPLEMENTATION,
+            Impl::BaconRajanCc => &bacon_rajan_cc::IMPLEMENTATION,
+        }
+    }
+}
+
+/// One workload on one implementation: what it measured, or why it could
+/// not run.
+pub type Run<A> = fn(&A) -> Result<Measured, String>;
+
+/// One implementation: its four workloads, and what it needs to print
+/// Go's gctrace lines.
+pub struct Implementation {
+    /// The environment variable and the item to add to it that make the
+    /// implementation print a gctrace line per cycle on stderr, if it can
+    /// (`compare` charts the heap over time from them).
+    pub gctrace_env: Option<(&'static str, &'static str)>,
+    /// binary-trees.
+    pub binary_trees: Run<binarytrees::Args>,
+    /// GCBench.
+    pub gcbench: Run<gcbench::Args>,
+    /// The latency window.
+    pub latency: Run<latency::Args>,
+    /// Forced-collection throughput; `None` where there is no collector.
+    pub mark: Option<Run<mark::Args>>,
+}
+
+impl Implementation {
+    /// An implementation of the workloads given, which prints no gctrace.
+    pub const fn new(
+        binary_trees: Run<binarytrees::Args>,
+        gcbench: Run<gcbench::Args>,
+        latency: Run<latency::Args>,
+        mark: Option<Run<mark::Args>>,
+    ) -> Implementation {
+        Implementation {
+            gctrace_env: None,
+            binary_trees,
+            gcbench,
+            latency,
+            mark,
+        }
+    }
+}
 
 /// Pause percentiles of a peer that has pauses the workload can time.
 #[derive(Clone, Copy, Debug)]
@@ -51,6 +129,19 @@ pub struct Pauses {
     /// 99th percentile.
     pub p99: Duration,
     /// Longest.
+    pub max: Duration,
+    /// How many there were.
+    pub count: u64,
+}
+
+/// Mark assists: marking work the collector had allocating threads do.
+#[derive(Clone, Copy, Debug)]
+pub struct Assists {
+    /// How many.
+    pub count: u64,
+    /// Their total time.
+    pub total: Duration,
+    /// The longest.
     pub max: Duration,
 }
 
@@ -62,11 +153,12 @@ impl Pauses {
         }
         let mut ns: Vec<u64> = samples.iter().map(|d| d.as_nanos() as u64).collect();
         ns.sort_unstable();
-        let at = |num, den| Duration::from_nanos(crate::latency::nearest_rank(&ns, num, den));
+        let at = |num, den| Duration::from_nanos(latency::nearest_rank(&ns, num, den));
         Some(Pauses {
             p50: at(1, 2),
             p99: at(99, 100),
             max: Duration::from_nanos(*ns.last().unwrap_or(&0)),
+            count: ns.len() as u64,
         })
     }
 }
@@ -79,7 +171,8 @@ pub fn timed<R>(pauses: &mut Vec<Duration>, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// What one peer run measured.
+/// What one run of a workload measured, on any implementation; a figure
+/// the implementation does not have is `None`.
 #[derive(Clone, Debug, Default)]
 pub struct Measured {
     /// The check text (lines joined by `\n`).
@@ -90,10 +183,15 @@ pub struct Measured {
     pub gc_count: Option<u64>,
     /// Pauses, where the workload can time them.
     pub pauses: Option<Pauses>,
+    /// Mark assists, where the collector has them.
+    pub assists: Option<Assists>,
+    /// Time the collector's background workers spent marking, where it
+    /// has them.
+    pub background_mark: Option<Duration>,
     /// Push percentiles (latency only).
-    pub latency: Option<crate::latency::LatencyStats>,
+    pub latency: Option<latency::LatencyStats>,
     /// Collection figures (mark only).
-    pub mark: Option<crate::mark::MarkStats>,
+    pub mark: Option<mark::MarkStats>,
 }
 
 /// A GOGC=100-style trigger for the cycle collectors in gcbench: collect
@@ -126,42 +224,6 @@ impl Pacer {
             false
         }
     }
-}
-
-/// One implementation of binary-trees (Benchmarks Game rules), driven by
-/// [`binary_trees`]; the check lines are those of `crate::binarytrees`.
-pub trait BinaryTrees {
-    /// Builds a tree of depth `d` bottom-up, counts it, drops it (and lets
-    /// the collector run, if the peer has a place for that).
-    fn churn(&mut self, d: u32) -> u64;
-    /// Builds and keeps the long-lived tree.
-    fn make_long_lived(&mut self, d: u32);
-    /// Counts the long-lived tree.
-    fn long_lived_count(&mut self) -> u64;
-}
-
-/// Runs binary-trees of `--depth` on `h` (single-threaded) and returns
-/// the check lines, exactly those `gomem-bench binary-trees` prints.
-pub fn binary_trees(h: &mut impl BinaryTrees, args: &crate::binarytrees::Args) -> Vec<String> {
-    let min_depth = 4;
-    let max_depth = args.depth.max(min_depth + 2);
-    let mut lines = Vec::new();
-    let stretch = max_depth + 1;
-    let n = h.churn(stretch);
-    lines.push(format!("stretch tree of depth {stretch}\t check: {n}"));
-    h.make_long_lived(max_depth);
-    for d in (min_depth..=max_depth).step_by(2) {
-        let iterations = 1u64 << (max_depth - d + min_depth);
-        let total: u64 = (0..iterations).map(|_| h.churn(d)).sum();
-        lines.push(format!(
-            "{iterations}\t trees of depth {d}\t check: {total}"
-        ));
-    }
-    lines.push(format!(
-        "long lived tree of depth {max_depth}\t check: {}",
-        h.long_lived_count()
-    ));
-    lines
 }
 
 /// Runs `f` and returns its check lines joined, with its wall time.

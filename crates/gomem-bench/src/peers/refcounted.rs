@@ -9,8 +9,8 @@
 //! (its generated `self` would not match the method's, by hygiene).
 
 /// Expands binary-trees, gcbench, latency and mark (`pub fn binary_trees`,
-/// `gcbench`, `latency`, `mark`) for the pointer `Ptr`, collecting cycles
-/// with `collect`.
+/// `gcbench`, `latency`, `mark`, gathered in `IMPLEMENTATION`) for the
+/// pointer `Ptr`, collecting cycles with `collect`.
 macro_rules! refcounted_workloads {
     (
         name: $name:literal,
@@ -20,10 +20,15 @@ macro_rules! refcounted_workloads {
         use std::cell::OnceCell;
         use std::time::Duration;
 
-        use super::{BinaryTrees, Measured, Pacer, Pauses};
+        use super::{Implementation, Measured, Pacer, Pauses};
+        use crate::binarytrees::{self, BinaryTrees};
         use crate::gcbench::{self, GcBench};
         use crate::latency::{self, Latency, MSG_BYTES};
         use crate::mark::{self, Mark};
+
+        #[doc = concat!("The ", $name, " peer as `run-one` dispatches to it.")]
+        pub const IMPLEMENTATION: Implementation =
+            Implementation::new(binary_trees, gcbench, latency, Some(mark));
 
         // ---- binary-trees ---------------------------------------------------------
 
@@ -61,14 +66,13 @@ macro_rules! refcounted_workloads {
         }
 
         #[doc = concat!("binary-trees on ", $name, ".")]
-        pub fn binary_trees(args: &crate::binarytrees::Args) -> Measured {
-            let (check, wall) =
-                super::timed_lines(|| super::binary_trees(&mut Bt::default(), args));
-            Measured {
+        pub fn binary_trees(args: &binarytrees::Args) -> Result<Measured, String> {
+            let (check, wall) = super::timed_lines(|| binarytrees::drive(&mut Bt::default(), args));
+            Ok(Measured {
                 check,
                 wall,
                 ..Measured::default()
-            }
+            })
         }
 
         // ---- gcbench --------------------------------------------------------------
@@ -166,15 +170,15 @@ macro_rules! refcounted_workloads {
         }
 
         #[doc = concat!("gcbench on ", $name, " (strong parent pointers: every tree is a cycle).")]
-        pub fn gcbench(args: &gcbench::Args) -> Measured {
+        pub fn gcbench(args: &gcbench::Args) -> Result<Measured, String> {
             let mut h = Gcb::default();
             let (check, wall) = super::timed_lines(|| gcbench::drive(&mut h, args));
-            Measured {
+            Ok(Measured {
                 check,
                 wall,
                 pauses: Pauses::from_samples(&mut h.pauses),
                 ..Measured::default()
-            }
+            })
         }
 
         // ---- latency --------------------------------------------------------------
@@ -198,14 +202,14 @@ macro_rules! refcounted_workloads {
         }
 
         #[doc = concat!("latency on ", $name, ".")]
-        pub fn latency(args: &latency::Args) -> Measured {
+        pub fn latency(args: &latency::Args) -> Result<Measured, String> {
             let d = latency::drive(args, |w| Window((0..w).map(|_| None).collect()));
-            Measured {
+            Ok(Measured {
                 check: d.check,
                 wall: d.wall,
                 latency: Some(d.latency),
                 ..Measured::default()
-            }
+            })
         }
 
         // ---- mark -----------------------------------------------------------------
@@ -246,17 +250,17 @@ macro_rules! refcounted_workloads {
         }
 
         #[doc = concat!("mark on ", $name, " (its cycle collection).")]
-        pub fn mark(args: &mark::Args) -> Measured {
+        pub fn mark(args: &mark::Args) -> Result<Measured, String> {
             let mut d = mark::drive(args, Mk::default);
             // Nothing was traced (no count was ever decremented): a marking rate
             // would be meaningless.
             d.stats.mb_per_s = None;
-            Measured {
+            Ok(Measured {
                 check: d.check,
                 wall: d.wall,
                 mark: Some(d.stats),
                 ..Measured::default()
-            }
+            })
         }
     };
 }

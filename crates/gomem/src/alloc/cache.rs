@@ -28,10 +28,18 @@
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 
-use super::central::SpanPtr;
+use super::central::Sweeper;
 use super::mheap::{AllocError, MHeap};
 use super::sizeclass::{SpanClass, NUM_SPAN_CLASSES, TINY_SIZE};
-use super::span::MSpan;
+use super::span::{MSpan, SpanPtr};
+
+/// What an mcache tells the collector besides what an mcentral needs: that
+/// a refill credited `heap_live`, so the pacer's trigger may be crossed.
+pub trait HeapGrowth: Sweeper {
+    /// Called after `heap_live` grew; wakes the collector once the trigger
+    /// is crossed.
+    fn note_heap_growth(&self);
+}
 
 /// A P's span cache (module header).
 pub struct MCache {
@@ -75,7 +83,7 @@ impl MCache {
 
     /// Allocates one slot of class `spc`. Returns its address and the span.
     #[inline(always)]
-    pub fn alloc(&mut self, heap: &MHeap, spc: SpanClass) -> Result<usize, AllocError> {
+    pub fn alloc(&mut self, heap: &impl HeapGrowth, spc: SpanClass) -> Result<usize, AllocError> {
         if let Some(p) = self.span(spc).next_free_fast() {
             return Ok(p);
         }
@@ -83,7 +91,7 @@ impl MCache {
     }
 
     #[inline(never)]
-    fn alloc_slow(&mut self, heap: &MHeap, spc: SpanClass) -> Result<usize, AllocError> {
+    fn alloc_slow(&mut self, heap: &impl HeapGrowth, spc: SpanClass) -> Result<usize, AllocError> {
         // The placeholder is shared by every mcache: never write to it.
         if self.alloc[spc.index()] == self.empty || !self.span(spc).next_free_index() {
             self.refill(heap, spc)?;
@@ -95,14 +103,17 @@ impl MCache {
     }
 
     /// Replaces the span of `spc` with one that has a free slot.
-    pub fn refill(&mut self, heap: &MHeap, spc: SpanClass) -> Result<(), AllocError> {
-        let fresh = heap.central(spc).cache_span(heap)?;
+    pub fn refill(&mut self, heap: &impl HeapGrowth, spc: SpanClass) -> Result<(), AllocError> {
+        let fresh = heap.centrals().get(spc).cache_span(heap)?;
         self.uncache(heap, spc);
         let span = fresh.span();
         self.alloc[spc.index()] = fresh.0;
         self.count_at_cache[spc.index()] = span.alloc_count() as u32;
         let free = (span.nelems - span.alloc_count()) * span.elemsize;
-        heap.counters.heap_live.fetch_add(free, Ordering::Relaxed);
+        heap.mheap()
+            .counters
+            .heap_live
+            .fetch_add(free, Ordering::Relaxed);
         heap.note_heap_growth();
         if !span.next_free_index() {
             unreachable!("mcentral handed out a full span");
@@ -111,7 +122,7 @@ impl MCache {
     }
 
     /// Gives the span of `spc` back to its mcentral.
-    fn uncache(&mut self, heap: &MHeap, spc: SpanClass) {
+    fn uncache(&mut self, heap: &impl Sweeper, spc: SpanClass) {
         let s = self.alloc[spc.index()];
         if s == self.empty {
             return;
@@ -120,7 +131,7 @@ impl MCache {
         // SAFETY: a cached span is live and owned by this cache.
         let span = unsafe { s.as_ref() };
         let allocated = span.alloc_count() as u64 - self.count_at_cache[spc.index()] as u64;
-        let c = &heap.counters;
+        let c = &heap.mheap().counters;
         c.by_class[spc.size_class() as usize]
             .mallocs
             .fetch_add(allocated, Ordering::Relaxed);
@@ -132,14 +143,14 @@ impl MCache {
             let unused = (span.nelems - span.alloc_count()) * span.elemsize;
             c.heap_live.fetch_sub(unused, Ordering::Relaxed);
         }
-        heap.central(spc).uncache_span(heap, SpanPtr(s));
+        heap.centrals().get(spc).uncache_span(heap, SpanPtr(s));
     }
 
     /// Allocates `size` < 16 bytes of pointer-free memory from the tiny
     /// block, aligned as Go aligns it (8 if size is a multiple of 8, 4 if of
     /// 4, 2 if even).
     #[inline]
-    pub fn alloc_tiny(&mut self, heap: &MHeap, size: usize) -> Result<usize, AllocError> {
+    pub fn alloc_tiny(&mut self, heap: &impl HeapGrowth, size: usize) -> Result<usize, AllocError> {
         debug_assert!(size > 0 && size < TINY_SIZE);
         let align = if size & 7 == 0 {
             8
@@ -181,12 +192,12 @@ impl MCache {
     }
 
     /// Returns every cached span to its mcentral and flushes counters.
-    pub fn release_all(&mut self, heap: &MHeap) {
+    pub fn release_all(&mut self, heap: &impl Sweeper) {
         for i in 0..NUM_SPAN_CLASSES {
             self.uncache(heap, SpanClass(i as u8));
         }
         self.clear_tiny();
-        self.flush_counters(heap);
+        self.flush_counters(heap.mheap());
     }
 
     /// Flushes the counters kept locally.

@@ -23,35 +23,101 @@
 //!
 //! The sets are crossbeam `SegQueue`s (lock-free MPMC); order within a set
 //! does not matter.
+//!
+//! **Sweeping through a trait.** Sweeping a span belongs to the collector
+//! (it runs Drop, clears weak handles, reads the mark bits of a cycle), and
+//! the sweep generation is derived from the collector's GC word. The
+//! mcentral reaches both through [`Sweeper`], which the collector implements
+//! (`gc/collector.rs`, delegating to `gc/sweep.rs`), as Go's `cacheSpan`
+//! calls into mgcsweep.go. So this file, and the whole of `alloc/`, imports
+//! nothing from `gc/` and can be tested with a stand-in sweeper.
+//!
+//! [`Centrals`] holds the 136 mcentrals of a heap and the count of threads
+//! sweeping right now, and records large objects on their mcentral.
 
-use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 
 use super::mheap::{AllocError, MHeap};
-use super::sizeclass::{SpanClass, CLASS_TO_NPAGES};
-use super::span::MSpan;
+use super::sizeclass::{SpanClass, CLASS_TO_NPAGES, NUM_SPAN_CLASSES};
+use super::span::SpanPtr;
 
 /// Spans a refill may sweep before it gives up and grows the heap (Go's
 /// `spanBudget`, which bounds sweeping overhead at about 1 %).
 pub const SPAN_BUDGET: usize = 100;
 
-/// A span pointer that may cross threads (ownership travels with it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanPtr(pub NonNull<MSpan>);
+/// What the mcentrals need from the layers around them (module header):
+/// the page heap, the mcentrals themselves, the current sweep generation
+/// and sweeping one span. The collector implements it.
+pub trait Sweeper {
+    /// The page heap that fresh spans come from.
+    fn mheap(&self) -> &MHeap;
+    /// The heap's mcentrals.
+    fn centrals(&self) -> &Centrals;
+    /// The heap's current sweep generation (derived from the GC word).
+    fn sweepgen(&self) -> u32;
+    /// Sweeps a span this thread owns (sweepgen `h−1`, after winning
+    /// [`MSpan::try_acquire_for_sweep`](super::span::MSpan::try_acquire_for_sweep)):
+    /// frees the span (no live object left, and `keep_empty` is false, or a
+    /// large span) or publishes it as swept for `sg` and hands it back to
+    /// the caller to place.
+    fn sweep_owned(&self, s: SpanPtr, sg: u32, keep_empty: bool) -> Option<SpanPtr>;
+}
 
-// SAFETY: a SpanPtr names a span whose ownership is handed over with the
-// pointer (through a set or the heap lock); MSpan itself is Send + Sync.
-unsafe impl Send for SpanPtr {}
+/// The mcentrals of one heap, one per span class (module header).
+pub struct Centrals {
+    lists: Box<[CachePadded<MCentral>]>,
+    /// Threads sweeping right now (sweep completion waits for zero).
+    pub sweepers: AtomicUsize,
+}
 
-impl SpanPtr {
-    /// The span. Spans are never deallocated while their heap lives.
+impl Default for Centrals {
+    fn default() -> Self {
+        Centrals {
+            lists: (0..NUM_SPAN_CLASSES)
+                .map(|i| CachePadded::new(MCentral::new(SpanClass(i as u8))))
+                .collect(),
+            sweepers: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Centrals {
+    /// The mcentral of a span class.
     #[inline]
-    pub fn span<'a>(self) -> &'a MSpan {
-        // SAFETY: span structs live as long as their heap (module header of
-        // span.rs); callers hold the heap.
-        unsafe { self.0.as_ref() }
+    pub fn get(&self, spc: SpanClass) -> &MCentral {
+        &self.lists[spc.index()]
+    }
+
+    /// All mcentrals.
+    pub fn iter(&self) -> impl Iterator<Item = &MCentral> {
+        self.lists.iter().map(|c| &**c)
+    }
+
+    /// Allocates the span of a large object from the page heap. The caller
+    /// colours the object, then hands the span to
+    /// [`Centrals::publish_large`]: until then no sweeper can see it. (A span
+    /// published first could be swept as dead by the background sweeper,
+    /// after a flip, before its allocating mutator marked it black.)
+    pub fn alloc_large(
+        &self,
+        heap: &impl Sweeper,
+        bytes: usize,
+        noscan: bool,
+    ) -> Result<SpanPtr, AllocError> {
+        heap.mheap().alloc_large(bytes, noscan, heap.sweepgen())
+    }
+
+    /// Records a large object's span on its mcentral's full swept set so
+    /// that sweepers find it.
+    pub fn publish_large(&self, s: SpanPtr) {
+        let span = s.span();
+        // Push with the generation the span was made at, so that a flip in
+        // between puts it on the set that will sweep it.
+        self.get(span.spanclass)
+            .push_swept(span.sweepgen.load(Ordering::Acquire), s);
     }
 }
 
@@ -132,7 +198,7 @@ impl MCentral {
     /// between, it goes back (it is stale now, so it is swept on the way) and
     /// the search starts over at the new generation. So a span returned here
     /// is always cached for the generation current when it was returned.
-    pub fn cache_span(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {
+    pub fn cache_span(&self, heap: &impl Sweeper) -> Result<SpanPtr, AllocError> {
         loop {
             let sg = heap.sweepgen();
             let s = match self.take_swept(heap, sg) {
@@ -152,7 +218,7 @@ impl MCentral {
 
     /// Pops a swept partial span of generation `sg`, if the heap is still
     /// at `sg`.
-    fn take_swept(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+    fn take_swept(&self, heap: &impl Sweeper, sg: u32) -> Option<SpanPtr> {
         let s = self.partial[swept_index(sg)].pop()?;
         if s.span().sweepgen.load(Ordering::Acquire) == sg && heap.sweepgen() == sg {
             return Some(s);
@@ -163,7 +229,7 @@ impl MCentral {
 
     /// Puts a span taken off a set back on the set its sweepgen says it
     /// belongs to now (the heap may have flipped since it was pushed).
-    fn requeue(&self, heap: &MHeap, s: SpanPtr) {
+    fn requeue(&self, heap: &impl Sweeper, s: SpanPtr) {
         let cur = heap.sweepgen();
         let v = s.span().sweepgen.load(Ordering::Acquire);
         if v == cur.wrapping_sub(2) {
@@ -183,16 +249,16 @@ impl MCentral {
     }
 
     /// Sweeps unswept spans of this class until one has room.
-    fn sweep_for_space(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+    fn sweep_for_space(&self, heap: &impl Sweeper, sg: u32) -> Option<SpanPtr> {
         // Announce the sweeper before taking any span, so that sweep
         // completion (no unswept span, then no sweeper) never misses one.
-        heap.sweepers.fetch_add(1, Ordering::SeqCst);
+        heap.centrals().sweepers.fetch_add(1, Ordering::SeqCst);
         let found = self.sweep_for_space_counted(heap, sg);
-        heap.sweepers.fetch_sub(1, Ordering::SeqCst);
+        heap.centrals().sweepers.fetch_sub(1, Ordering::SeqCst);
         found
     }
 
-    fn sweep_for_space_counted(&self, heap: &MHeap, sg: u32) -> Option<SpanPtr> {
+    fn sweep_for_space_counted(&self, heap: &impl Sweeper, sg: u32) -> Option<SpanPtr> {
         let unswept = 1 - swept_index(sg);
         for _ in 0..SPAN_BUDGET {
             if heap.sweepgen() != sg {
@@ -201,7 +267,7 @@ impl MCentral {
             let s = self.partial[unswept]
                 .pop()
                 .or_else(|| self.full[unswept].pop())?;
-            if !heap.try_acquire_for_sweep(s.span(), sg) {
+            if !s.span().try_acquire_for_sweep(sg) {
                 self.requeue(heap, s);
                 continue;
             }
@@ -216,11 +282,11 @@ impl MCentral {
 
     /// Background sweeping: sweeps one unswept span of generation `sg`.
     /// Returns false when there was none.
-    pub fn sweep_one(&self, heap: &MHeap, sg: u32) -> bool {
+    pub fn sweep_one(&self, heap: &impl Sweeper, sg: u32) -> bool {
         let Some(s) = self.pop_unswept(sg) else {
             return false;
         };
-        if !heap.try_acquire_for_sweep(s.span(), sg) {
+        if !s.span().try_acquire_for_sweep(sg) {
             self.requeue(heap, s);
             return true;
         }
@@ -230,13 +296,14 @@ impl MCentral {
         true
     }
 
-    fn grow(&self, heap: &MHeap) -> Result<SpanPtr, AllocError> {
+    fn grow(&self, heap: &impl Sweeper) -> Result<SpanPtr, AllocError> {
         let npages = CLASS_TO_NPAGES[self.spanclass.size_class() as usize] as usize;
-        heap.alloc_span(npages, self.spanclass)
+        heap.mheap()
+            .alloc_span(npages, self.spanclass, heap.sweepgen())
     }
 
     /// Takes a span back from an mcache (module header).
-    pub fn uncache_span(&self, heap: &MHeap, s: SpanPtr) {
+    pub fn uncache_span(&self, heap: &impl Sweeper, s: SpanPtr) {
         let sg = heap.sweepgen();
         let span = s.span();
         let stale = span.sweepgen.load(Ordering::Acquire) == sg.wrapping_add(1);

@@ -3,7 +3,10 @@
 //! The mheap owns the heap's address space and everything that describes it:
 //! the reservations (64 MiB arenas, `os.rs`), their metadata in the arena map
 //! (`arena.rs`), the page allocator over the committed part (`pages.rs`), the
-//! pool of span structs, and the 136 mcentrals (`central.rs`). Its lock
+//! pool of span structs, and the heap-wide counters. It turns pages into
+//! spans and spans back into pages, and nothing else: it knows no mcentral
+//! (`central.rs`, above it, owns those) and no collector state; the sweep
+//! generation a new span starts at is passed in by the caller. Its lock
 //! guards the page allocator and the span pool only: allocation from an
 //! mcache never takes it, and an mcentral takes it only to grow.
 //!
@@ -32,17 +35,13 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-use crate::gc::state::{GcWord, Phase};
-
-use crossbeam_utils::CachePadded;
 use parking_lot::Mutex;
 
 use super::arena::{self, HeapArena, PAGES_PER_ARENA};
-use super::central::{MCentral, SpanPtr};
 use super::os::{self, Faults, OsError, ARENA_BYTES, GROW_CHUNK_BYTES, MAX_ALLOC_BYTES};
 use super::pages::PageAlloc;
-use super::sizeclass::{SpanClass, NUM_SIZE_CLASSES, NUM_SPAN_CLASSES, PAGE_SHIFT, PAGE_SIZE};
-use super::span::{MSpan, SpanState};
+use super::sizeclass::{SpanClass, NUM_SIZE_CLASSES, PAGE_SHIFT, PAGE_SIZE};
+use super::span::{MSpan, SpanPtr, SpanState};
 
 /// Why an allocation failed. Nothing already allocated is affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,8 +160,6 @@ unsafe impl Send for Locked {}
 pub struct MHeap {
     /// Id of this heap in the arena map (never 0).
     pub id: u32,
-    /// The GC word (`gc/state.rs`): phase, cycle, and so the sweep generation.
-    pub gc_word: AtomicU64,
     /// Fault injection for the OS layer.
     pub faults: Faults,
     /// Counters for stats and pacing.
@@ -173,19 +170,6 @@ pub struct MHeap {
     /// free pages when mapped memory would exceed it (Go's synchronous
     /// scavenging in `allocSpan`).
     pub memory_limit: AtomicUsize,
-    /// Clobber on free: freed objects are overwritten with `0xEF` bytes.
-    pub clobber_free: std::sync::atomic::AtomicBool,
-    /// Threads sweeping right now (sweep completion waits for zero).
-    pub sweepers: AtomicUsize,
-    /// `heap_live` at which the next cycle should start (the pacer's trigger).
-    pub gc_trigger: AtomicUsize,
-    /// Set once the trigger was crossed, until the collector starts a cycle.
-    pub cycle_wanted: std::sync::atomic::AtomicBool,
-    /// Weak handles of this heap's objects, cleared by the sweeper.
-    pub weaks: crate::gc::weak::WeakTable,
-    /// The collector's coordinator thread, to wake when the trigger is crossed.
-    pub coordinator: std::sync::OnceLock<std::thread::Thread>,
-    central: Box<[CachePadded<MCentral>]>,
     empty_span: Box<MSpan>,
     locked: Mutex<Locked>,
 }
@@ -202,23 +186,12 @@ impl MHeap {
     /// An empty heap; address space is reserved on first use.
     pub fn new() -> MHeap {
         arena::init();
-        let central = (0..NUM_SPAN_CLASSES)
-            .map(|i| CachePadded::new(MCentral::new(SpanClass(i as u8))))
-            .collect();
         MHeap {
             id: NEXT_HEAP_ID.fetch_add(1, Ordering::Relaxed),
-            gc_word: AtomicU64::new(GcWord::new(Phase::Off, 0).0),
             faults: Faults::default(),
             counters: HeapCounters::default(),
             hard_limit: AtomicUsize::new(0),
             memory_limit: AtomicUsize::new(usize::MAX),
-            clobber_free: std::sync::atomic::AtomicBool::new(false),
-            sweepers: AtomicUsize::new(0),
-            gc_trigger: AtomicUsize::new(usize::MAX),
-            cycle_wanted: std::sync::atomic::AtomicBool::new(false),
-            coordinator: std::sync::OnceLock::new(),
-            weaks: Default::default(),
-            central,
             empty_span: Box::new(MSpan::empty()),
             locked: Mutex::new(Locked {
                 pages: PageAlloc::new(),
@@ -232,44 +205,20 @@ impl MHeap {
         }
     }
 
-    /// The GC word, decoded.
-    #[inline]
-    pub fn gc_state(&self) -> GcWord {
-        GcWord(self.gc_word.load(Ordering::Acquire))
-    }
-
-    /// The current sweep generation (derived from the GC word).
-    #[inline]
-    pub fn sweepgen(&self) -> u32 {
-        self.gc_state().sweepgen()
-    }
-
-    /// The mcentral of a span class.
-    #[inline]
-    pub fn central(&self, spc: SpanClass) -> &MCentral {
-        &self.central[spc.index()]
-    }
-
-    /// All mcentrals.
-    pub fn centrals(&self) -> impl Iterator<Item = &MCentral> {
-        self.central.iter().map(|c| &**c)
-    }
-
     /// The placeholder span every mcache slot starts with.
     pub fn empty_span(&self) -> NonNull<MSpan> {
         NonNull::from(&*self.empty_span)
     }
 
-    /// Called when `heap_live` grew (a refill, a large object): wakes the
-    /// collector once the pacer's trigger is crossed.
-    #[inline]
-    pub fn note_heap_growth(&self) {
-        let live = self.counters.heap_live.load(Ordering::Relaxed);
-        if live >= self.gc_trigger.load(Ordering::Relaxed)
-            && !self.cycle_wanted.swap(true, Ordering::AcqRel)
-        {
-            if let Some(t) = self.coordinator.get() {
-                t.unpark();
+    /// Calls `f` for every span in use, under the heap lock (checkmark's
+    /// check that no mark bit outlives its cycle).
+    pub fn for_each_span_in_use(&self, mut f: impl FnMut(&MSpan)) {
+        let l = self.locked.lock();
+        for s in &l.all_spans {
+            // SAFETY: span structs live as long as the heap (span.rs).
+            let span = unsafe { s.as_ref() };
+            if span.state.load(Ordering::Acquire) == SpanState::InUse as u8 {
+                f(span);
             }
         }
     }
@@ -283,9 +232,15 @@ impl MHeap {
     }
 
     /// Allocates a span of `npages` for `spc`, growing the heap if needed.
-    /// The span is in use, swept for the current generation, and recorded
-    /// in the arena map for each of its pages.
-    pub fn alloc_span(&self, npages: usize, spc: SpanClass) -> Result<SpanPtr, AllocError> {
+    /// The span is in use, swept for generation `sweepgen` (the current
+    /// one, which the caller reads from the GC word), and recorded in the
+    /// arena map for each of its pages.
+    pub fn alloc_span(
+        &self,
+        npages: usize,
+        spc: SpanClass,
+        sweepgen: u32,
+    ) -> Result<SpanPtr, AllocError> {
         let mut l = self.locked.lock();
         let run = match l.pages.alloc(npages) {
             Some(run) => run,
@@ -309,7 +264,7 @@ impl MHeap {
         // hold the heap lock.
         let span = unsafe { s.as_mut() };
         span.init(run.addr, npages, spc, run.scavenged < npages);
-        span.sweepgen.store(self.sweepgen(), Ordering::Relaxed);
+        span.sweepgen.store(sweepgen, Ordering::Relaxed);
         self.set_span_pages(&l, run.addr, npages, s.as_ptr());
         span.state.store(SpanState::InUse as u8, Ordering::Release);
         let bytes = npages * PAGE_SIZE;
@@ -439,6 +394,13 @@ impl MHeap {
         Ok(())
     }
 
+    /// Bytes of allocated objects (Go's HeapAlloc), as of the Ps' last flush.
+    pub fn heap_alloc_bytes(&self) -> usize {
+        let c = &self.counters;
+        (c.total_alloc.load(Ordering::Relaxed)).saturating_sub(c.total_free.load(Ordering::Relaxed))
+            as usize
+    }
+
     /// Mapped, ready heap memory: committed minus released.
     pub fn mapped_ready(&self) -> usize {
         let c = &self.counters;
@@ -475,41 +437,8 @@ impl MHeap {
         bytes
     }
 
-    /// Tries to take ownership of an unswept span for sweeping: the CAS
-    /// `h−2 → h−1` that makes every span swept exactly once.
-    pub fn try_acquire_for_sweep(&self, span: &MSpan, sg: u32) -> bool {
-        span.sweepgen
-            .compare_exchange(
-                sg.wrapping_sub(2),
-                sg.wrapping_sub(1),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-    }
-
-    /// Sweeps a span this thread owns (sweepgen `h−1`): runs the dead
-    /// objects' finalisation, turns marks into alloc bits and either frees
-    /// the span (no live object left, and `keep_empty` is false) or publishes
-    /// it as swept and hands it back to the caller to place.
-    pub fn sweep_owned(&self, s: SpanPtr, sg: u32, keep_empty: bool) -> Option<SpanPtr> {
-        let span = s.span();
-        self.weaks.clear_dead(span, sg);
-        crate::gc::sweep::finalize_dead(span);
-        if self.clobber_free.load(Ordering::Relaxed) {
-            crate::gc::sweep::clobber_dead(span);
-        }
-        let freed = span.sweep_bits();
-        self.count_frees(span, freed);
-        if span.alloc_count() == 0 && (!keep_empty || span.spanclass.size_class() == 0) {
-            self.free_span(s);
-            return None;
-        }
-        span.sweepgen.store(sg, Ordering::Release);
-        Some(s)
-    }
-
-    fn count_frees(&self, span: &MSpan, freed: usize) {
+    /// Counts `freed` objects of `span` as freed (the sweeper reports them).
+    pub fn count_frees(&self, span: &MSpan, freed: usize) {
         if freed == 0 {
             return;
         }
@@ -517,7 +446,7 @@ impl MHeap {
         c.total_free
             .fetch_add((freed * span.elemsize) as u64, Ordering::Relaxed);
         let class = span.spanclass.size_class() as usize;
-        if class == 0 {
+        if span.is_large() {
             c.large_frees.fetch_add(freed as u64, Ordering::Relaxed);
         } else {
             c.by_class[class]
@@ -526,12 +455,18 @@ impl MHeap {
         }
     }
 
-    /// Allocates the span of a large object (one object, whole pages), and
-    /// records it on its mcentral's full swept set so sweepers find it.
-    pub fn alloc_large(&self, bytes: usize, noscan: bool) -> Result<SpanPtr, AllocError> {
+    /// Allocates the span of a large object (one object, whole pages),
+    /// swept for generation `sweepgen`. The caller records it on its
+    /// mcentral (`Centrals::alloc_large`) so that sweepers find it.
+    pub fn alloc_large(
+        &self,
+        bytes: usize,
+        noscan: bool,
+        sweepgen: u32,
+    ) -> Result<SpanPtr, AllocError> {
         let npages = Self::pages_for(bytes)?;
         let spc = SpanClass::new(0, noscan);
-        let s = self.alloc_span(npages, spc)?;
+        let s = self.alloc_span(npages, spc, sweepgen)?;
         let span = s.span();
         span.mark_all_allocated();
         let c = &self.counters;
@@ -539,10 +474,6 @@ impl MHeap {
         c.total_alloc
             .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
         c.heap_live.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed);
-        // Push with the generation the span was made at, so that a flip in
-        // between puts it on the set that will sweep it.
-        self.central(spc)
-            .push_swept(span.sweepgen.load(Ordering::Acquire), s);
         Ok(s)
     }
 }
@@ -568,11 +499,14 @@ impl Drop for MHeap {
 mod tests {
     use super::*;
 
+    /// A new heap's sweep generation (`Off(0)`, gc/state.rs).
+    const SG: u32 = 2;
+
     #[test]
     fn spans_map_back_and_free_pages_coalesce() {
         let h = MHeap::new();
-        let a = h.alloc_span(1, SpanClass::new(5, true)).unwrap();
-        let b = h.alloc_span(3, SpanClass::new(35, false)).unwrap();
+        let a = h.alloc_span(1, SpanClass::new(5, true), SG).unwrap();
+        let b = h.alloc_span(3, SpanClass::new(35, false), SG).unwrap();
         let (sa, sb) = (a.span(), b.span());
         assert_eq!(sa.start % PAGE_SIZE, 0);
         assert!(sa.start + PAGE_SIZE <= sb.start || sb.start + 3 * PAGE_SIZE <= sa.start);
@@ -583,7 +517,7 @@ mod tests {
         h.free_span(a);
         h.free_span(b);
         assert_eq!(h.counters.inuse.load(Ordering::Relaxed), 0);
-        let c = h.alloc_span(4, SpanClass::new(0, true)).unwrap();
+        let c = h.alloc_span(4, SpanClass::new(0, true), SG).unwrap();
         assert_eq!(c.span().start, sa.start.min(sb.start));
         assert!(c.span().needzero(), "reused pages must be zeroed");
     }
@@ -591,7 +525,7 @@ mod tests {
     #[test]
     fn fresh_pages_need_no_zeroing_and_count_as_released_until_used() {
         let h = MHeap::new();
-        let s = h.alloc_span(2, SpanClass::new(0, true)).unwrap();
+        let s = h.alloc_span(2, SpanClass::new(0, true), SG).unwrap();
         assert!(!s.span().needzero());
         let c = &h.counters;
         assert_eq!(c.sys.load(Ordering::Relaxed), GROW_CHUNK_BYTES);
@@ -604,13 +538,15 @@ mod tests {
     #[test]
     fn runs_larger_than_an_arena_and_across_arenas() {
         let h = MHeap::new();
-        let big = h.alloc_large(ARENA_BYTES + 3 * PAGE_SIZE, true).unwrap();
+        let big = h
+            .alloc_large(ARENA_BYTES + 3 * PAGE_SIZE, true, SG)
+            .unwrap();
         let s = big.span();
         assert_eq!(s.npages, PAGES_PER_ARENA + 3);
         assert_eq!(arena::span_of(s.start + ARENA_BYTES + 1), big.0.as_ptr());
         // Many 4 MiB-ish spans walk across arena boundaries.
         for _ in 0..40 {
-            h.alloc_span(500, SpanClass::new(0, true)).unwrap();
+            h.alloc_span(500, SpanClass::new(0, true), SG).unwrap();
         }
         assert!(h.counters.reserved.load(Ordering::Relaxed) >= 3 * ARENA_BYTES);
     }
@@ -619,44 +555,44 @@ mod tests {
     fn impossible_and_refused_requests_are_errors_and_the_heap_survives() {
         let h = MHeap::new();
         assert!(matches!(
-            h.alloc_large(usize::MAX, true),
+            h.alloc_large(usize::MAX, true, SG),
             Err(AllocError::TooLarge { .. })
         ));
         assert!(matches!(
-            h.alloc_large(MAX_ALLOC_BYTES + 1, true),
+            h.alloc_large(MAX_ALLOC_BYTES + 1, true, SG),
             Err(AllocError::TooLarge { .. })
         ));
         h.faults.refuse_reservations(1);
-        let e = h.alloc_span(1, SpanClass::new(5, true)).unwrap_err();
+        let e = h.alloc_span(1, SpanClass::new(5, true), SG).unwrap_err();
         assert!(matches!(e, AllocError::OutOfMemory { .. }), "{e}");
-        let ok = h.alloc_span(1, SpanClass::new(5, true)).unwrap();
+        let ok = h.alloc_span(1, SpanClass::new(5, true), SG).unwrap();
         h.faults.refuse_commits(1);
-        let e = h.alloc_span(600, SpanClass::new(0, true)).unwrap_err();
+        let e = h.alloc_span(600, SpanClass::new(0, true), SG).unwrap_err();
         assert!(e.to_string().contains("commit"), "{e}");
         assert_eq!(ok.span().state(), SpanState::InUse);
-        h.alloc_span(600, SpanClass::new(0, true)).unwrap();
+        h.alloc_span(600, SpanClass::new(0, true), SG).unwrap();
     }
 
     #[test]
     fn hard_limit_refuses_growth_cleanly() {
         let h = MHeap::new();
         h.hard_limit.store(8 << 20, Ordering::Relaxed);
-        h.alloc_span(512, SpanClass::new(0, true)).unwrap();
-        h.alloc_span(512, SpanClass::new(0, true)).unwrap();
-        let e = h.alloc_span(1, SpanClass::new(0, true)).unwrap_err();
+        h.alloc_span(512, SpanClass::new(0, true), SG).unwrap();
+        h.alloc_span(512, SpanClass::new(0, true), SG).unwrap();
+        let e = h.alloc_span(1, SpanClass::new(0, true), SG).unwrap_err();
         assert!(matches!(e, AllocError::LimitExceeded { .. }));
     }
 
     #[test]
     fn scavenge_releases_free_pages() {
         let h = MHeap::new();
-        let s = h.alloc_span(64, SpanClass::new(0, true)).unwrap();
+        let s = h.alloc_span(64, SpanClass::new(0, true), SG).unwrap();
         let before = h.counters.released.load(Ordering::Relaxed);
         h.free_span(s);
         let got = h.scavenge(usize::MAX);
         assert_eq!(got, 64 * PAGE_SIZE);
         assert_eq!(h.counters.released.load(Ordering::Relaxed), before + got);
-        let again = h.alloc_span(64, SpanClass::new(0, true)).unwrap();
+        let again = h.alloc_span(64, SpanClass::new(0, true), SG).unwrap();
         assert!(!again.span().needzero(), "released pages read as zero");
     }
 }

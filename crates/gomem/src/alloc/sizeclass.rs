@@ -77,9 +77,13 @@ pub const NUM_SPAN_CLASSES: usize = NUM_SIZE_CLASSES * 2;
 pub const TINY_SIZE: usize = 16;
 /// Size class of the 16 B tiny blocks (Go `_TinySizeClass`).
 pub const TINY_SIZE_CLASS: u8 = 2;
-/// Most objects any span holds: 8 KiB / 8 B (Go `MaxObjsPerSpan`).
+/// Most objects any span holds: 8 KiB / 8 B (Go `MaxObjsPerSpan`; the
+/// table tests check it).
+#[cfg(test)]
 pub const MAX_OBJS_PER_SPAN: usize = 1024;
-/// Most pages any size-class span uses: the 27264 B class (Go `MaxSizeClassNPages`).
+/// Most pages any size-class span uses: the 27264 B class (Go
+/// `MaxSizeClassNPages`; the table tests check it).
+#[cfg(test)]
 pub const MAX_CLASS_NPAGES: usize = 10;
 /// Bytes at the end of a one-page scan span holding its pointer bitmap:
 /// one bit per 8-byte word of the 8 KiB page (Go: `PageSize / PtrSize / 8`).
@@ -279,8 +283,10 @@ pub struct SpanClass(pub u8);
 
 impl SpanClass {
     /// Large objects containing pointers (size class 0, scan).
+    #[cfg(test)]
     pub const LARGE_SCAN: SpanClass = SpanClass::new(0, false);
     /// Large pointer-free objects (size class 0, noscan).
+    #[cfg(test)]
     pub const LARGE_NOSCAN: SpanClass = SpanClass::new(0, true);
     /// Span class of the tiny allocator's 16 B blocks (class 2, noscan) = 5.
     pub const TINY: SpanClass = SpanClass::new(TINY_SIZE_CLASS, true);

@@ -36,10 +36,11 @@
 //! was swept and then cached.
 
 use std::cell::Cell;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use super::sizeclass::{
-    span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
+    object_index, span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
     MAX_HEAP_BITS_OBJECT_SIZE, PAGE_SIZE,
 };
 
@@ -51,6 +52,25 @@ pub enum SpanState {
     Dead = 0,
     /// Holds objects of its span class.
     InUse = 1,
+}
+
+/// A span pointer that may cross threads (ownership travels with it): what
+/// the mheap hands out, the mcentral sets hold and an mcache gives back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanPtr(pub NonNull<MSpan>);
+
+// SAFETY: a SpanPtr names a span whose ownership is handed over with the
+// pointer (through a set or the heap lock); MSpan itself is Send + Sync.
+unsafe impl Send for SpanPtr {}
+
+impl SpanPtr {
+    /// The span. Spans are never deallocated while their heap lives.
+    #[inline]
+    pub fn span<'a>(self) -> &'a MSpan {
+        // SAFETY: span structs live as long as their heap (module header);
+        // callers hold the heap.
+        unsafe { self.0.as_ref() }
+    }
 }
 
 /// Metadata of one span. See the module header for who may touch what.
@@ -278,13 +298,45 @@ impl MSpan {
     /// Slot index of an address inside the span.
     #[inline]
     pub fn object_index(&self, addr: usize) -> usize {
-        (((addr - self.start) as u64 * self.div_magic as u64) >> 32) as usize
+        object_index(addr - self.start, self.div_magic)
     }
 
     /// Start address of slot `idx`.
     #[inline]
     pub fn object_base(&self, idx: usize) -> usize {
         self.start + idx * self.elemsize
+    }
+
+    /// Whether this span holds one large object (size class 0) rather than
+    /// slots of a small size class.
+    #[inline]
+    pub fn is_large(&self) -> bool {
+        self.spanclass.size_class() == 0
+    }
+
+    /// The slot holding `addr` (an interior pointer is allowed): its index
+    /// and its base address (Go's `findObject`). A large span has one slot.
+    #[inline]
+    pub fn find_object(&self, addr: usize) -> (usize, usize) {
+        if self.is_large() {
+            return (0, self.start);
+        }
+        let idx = self.object_index(addr);
+        (idx, self.object_base(idx))
+    }
+
+    /// Tries to take ownership of this unswept span for sweeping at heap
+    /// sweepgen `sg`: the CAS `h−2 → h−1` that makes every span swept
+    /// exactly once.
+    pub fn try_acquire_for_sweep(&self, sg: u32) -> bool {
+        self.sweepgen
+            .compare_exchange(
+                sg.wrapping_sub(2),
+                sg.wrapping_sub(1),
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            )
+            .is_ok()
     }
 
     /// Atomically sets the mark bit of slot `idx`; true if it was clear.
@@ -302,6 +354,15 @@ impl MSpan {
         self.mark_words()[idx / 64].load(Ordering::Acquire) >> (idx % 64) & 1 == 1
     }
 
+    /// The first marked slot, if any (checkmark's check that no mark bit
+    /// outlives its cycle).
+    pub fn first_marked(&self) -> Option<usize> {
+        self.mark_words().iter().enumerate().find_map(|(i, w)| {
+            let w = w.load(Ordering::Acquire);
+            (w != 0).then(|| i * 64 + w.trailing_zeros() as usize)
+        })
+    }
+
     /// Number of marked slots.
     #[cfg(test)]
     pub fn count_marked(&self) -> usize {
@@ -315,9 +376,62 @@ impl MSpan {
     /// objects ≤ 512 B (1 bit per 8-byte word of the page).
     pub fn heap_bits_addr(&self) -> Option<usize> {
         let has_bits = !self.spanclass.noscan()
-            && self.spanclass.size_class() != 0
+            && !self.is_large()
             && self.elemsize <= MAX_HEAP_BITS_OBJECT_SIZE;
         has_bits.then(|| self.start + self.npages * PAGE_SIZE - HEAP_BITS_BYTES)
+    }
+
+    /// The pointer-bitmap bits of the object at `base`: bit i ⇔ word i is a
+    /// Member. Reads the span's tail bitmap (scan spans of objects ≤ 512 B).
+    #[inline]
+    pub fn heap_bits(&self, base: usize) -> u64 {
+        let words = self.heap_bits_words();
+        let w0 = (base - self.start) / 8;
+        let n = self.elemsize / 8;
+        let (wi, shift) = (w0 / 64, w0 % 64);
+        let mut bits = words[wi].load(Ordering::Relaxed) >> shift;
+        if shift + n > 64 {
+            bits |= words[wi + 1].load(Ordering::Relaxed) << (64 - shift);
+        }
+        if n < 64 {
+            bits &= (1u64 << n) - 1;
+        }
+        bits
+    }
+
+    /// Writes the pointer-bitmap bits of the object at `base` (owner of the
+    /// span only: a plain load and store per word, no read-modify-write race).
+    #[inline]
+    pub fn set_heap_bits(&self, base: usize, mask: u64) {
+        let words = self.heap_bits_words();
+        let w0 = (base - self.start) / 8;
+        let n = self.elemsize / 8;
+        let field = if n >= 64 { !0u64 } else { (1u64 << n) - 1 };
+        let (wi, shift) = (w0 / 64, w0 % 64);
+        let w = &words[wi];
+        let old = w.load(Ordering::Relaxed);
+        w.store(
+            old & !(field << shift) | (mask & field) << shift,
+            Ordering::Relaxed,
+        );
+        if shift + n > 64 {
+            let w = &words[wi + 1];
+            let old = w.load(Ordering::Relaxed);
+            let hi = 64 - shift;
+            w.store(
+                old & !(field >> hi) | (mask & field) >> hi,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    fn heap_bits_words(&self) -> &[AtomicU64] {
+        debug_assert!(self.heap_bits_addr().is_some());
+        let addr = self.start + self.npages * PAGE_SIZE - HEAP_BITS_BYTES;
+        // SAFETY: scan spans of objects ≤ 512 B reserve their last 128 bytes
+        // (16 words) for the bitmap (sizeclass.rs); the words are only accessed
+        // atomically; the span lives while its objects do.
+        unsafe { std::slice::from_raw_parts(addr as *const AtomicU64, HEAP_BITS_BYTES / 8) }
     }
 
     /// Calls `f(slot_base)` for every slot that was allocated and is not
@@ -570,5 +684,33 @@ mod tests {
         assert!(s.limit <= s.heap_bits_addr().unwrap());
         assert_eq!(span_for(16, true).heap_bits_addr(), None);
         assert_eq!(span_for(1024, false).heap_bits_addr(), None);
+    }
+
+    #[test]
+    fn heap_bits_round_trip_across_word_boundaries() {
+        // A fake span over a page-aligned buffer (bits live at its tail).
+        let mut buf = vec![0u64; 2 * PAGE_SIZE / 8];
+        let start2 = (buf.as_mut_ptr() as usize + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        for size in [16usize, 24, 48, 80, 112, 240, 512] {
+            let mut span = MSpan::empty();
+            span.init(start2, 1, SpanClass::new(size_to_class(size), false), true);
+            for w in span.heap_bits_words() {
+                w.store(0, Ordering::Relaxed);
+            }
+            for i in 0..span.nelems {
+                let base = span.object_base(i);
+                span.set_heap_bits(base, (i as u64).wrapping_mul(0x9E37_79B9) | 1);
+            }
+            for i in 0..span.nelems {
+                let base = span.object_base(i);
+                let n = span.elemsize / 8;
+                let field = if n >= 64 { !0 } else { (1u64 << n) - 1 };
+                assert_eq!(
+                    span.heap_bits(base),
+                    ((i as u64).wrapping_mul(0x9E37_79B9) | 1) & field,
+                    "size {size} object {i}"
+                );
+            }
+        }
     }
 }

@@ -80,7 +80,7 @@ proptest! {
         allocs in prop::collection::vec((size_strategy(), any::<bool>()), 1..600)
     ) {
         let heap = Heap::new(no_gc());
-        let id = heap.mheap().id;
+        let id = heap.inner().mheap.id;
         let p = heap.attach();
         let mut live = BTreeMap::new();
         for (i, &(size, scan)) in allocs.iter().enumerate() {
@@ -112,7 +112,7 @@ proptest! {
         // Counts add up once the P has flushed: every small object is one
         // class malloc, except tiny ones, which either start a new 16-byte
         // block (a class-2 malloc) or are carved from the current one.
-        let c = &heap.mheap().counters;
+        let c = &heap.inner().mheap.counters;
         let small = allocs.iter().filter(|&&(s, scan)| s > 0 && (scan || s >= 16)
             && if scan && s > 512 { s + 8 <= MAX_SMALL_SIZE } else { s <= MAX_SMALL_SIZE }).count() as u64;
         let tiny = allocs.iter().filter(|&&(s, scan)| s > 0 && s < 16 && !scan).count() as u64;
@@ -143,7 +143,14 @@ fn tiny_objects_pack_into_shared_blocks() {
         "3-byte and 4-byte objects overlap"
     );
     drop(p);
-    assert!(heap.mheap().counters.tiny_allocs.load(Ordering::Relaxed) >= 1);
+    assert!(
+        heap.inner()
+            .mheap
+            .counters
+            .tiny_allocs
+            .load(Ordering::Relaxed)
+            >= 1
+    );
 }
 
 #[test]
@@ -153,7 +160,10 @@ fn zero_sized_raw_allocations_get_distinct_heap_addresses() {
     let a = p.alloc_raw(0, ObjectKind::Noscan).unwrap();
     let b = p.alloc_raw(0, ObjectKind::Noscan).unwrap();
     assert_ne!(a, b);
-    assert_eq!(arena::heap_id_of(a.as_ptr() as usize), heap.mheap().id);
+    assert_eq!(
+        arena::heap_id_of(a.as_ptr() as usize),
+        heap.inner().mheap.id
+    );
 }
 
 #[test]
@@ -240,13 +250,14 @@ fn threads_allocate_through_their_own_ps_and_central_lists_stay_consistent() {
     }
     // Every span is back on its central list, each exactly once, and the
     // allocation counts in the spans equal the objects handed out.
-    let mheap = heap.mheap();
+    let inner = heap.inner();
+    let mheap = &inner.mheap;
     let mut per_class = [0usize; 68];
     for &(_, size) in &all {
         per_class[size_to_class(size) as usize] += 1;
     }
     let mut seen = std::collections::HashSet::new();
-    for central in mheap.centrals() {
+    for central in inner.centrals.iter() {
         let class = central.spanclass.size_class() as usize;
         let spans = central.take_all();
         if central.spanclass.noscan() || class == 0 {
@@ -262,7 +273,7 @@ fn threads_allocate_through_their_own_ps_and_central_lists_stay_consistent() {
         }
         assert_eq!(in_spans, per_class[class], "class {class}");
         for s in spans {
-            central.uncache_span(mheap, s);
+            central.uncache_span(inner, s);
         }
     }
     let total: u64 = mheap

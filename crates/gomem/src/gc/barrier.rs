@@ -1,4 +1,9 @@
-//! The write barrier's per-P buffer (Go's `wbBuf`).
+//! The write barrier's per-P buffer (Go's `wbBuf`) and its slow path.
+//!
+//! The fast path (is the barrier on? log one or two values) is a few
+//! instructions on owner-only state of the P, inlined into `Member::set`
+//! (`mutator.rs`, `gc/proc.rs`); this file owns the buffer and what happens
+//! when it is full ([`WbBuf::make_room`]).
 //!
 //! While a P's barrier is on, `Member::set` logs the old value of the field
 //! (Yuasa's deletion half) and, while the P's stack is still grey, the new
@@ -27,7 +32,10 @@
 //! seen Off(n) or a later GC word (tests/loom_models.rs, models m3a–m3d).
 
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use crate::gc::mark::{Drain, MarkState};
+use crate::gc::state::{GcWordCell, Phase};
 
 /// Entries per block (Go: `wbBufEntries`).
 pub const WB_ENTRIES: usize = 512;
@@ -100,6 +108,45 @@ impl WbBuf {
             f(e.load(Ordering::Relaxed));
         }
         b.tail.store(0, Ordering::Release);
+    }
+
+    /// Owner, the barrier's slow path (module header): the current block is
+    /// full and this P logs for cycle `n`. During Arm or Mark of cycle n it
+    /// drains the block itself, shading each entry as a registered agent of
+    /// the GC word `word` (or chains a new block if it cannot register);
+    /// during Term it chains a new block. Returns false when cycle n is
+    /// over: the caller adopts the new phase, after which everything logged
+    /// is black already.
+    pub fn make_room(&self, n: u32, word: &AtomicU64, mark: &MarkState) -> bool {
+        let w = word.word();
+        if w.cycle() == n && matches!(w.phase(), Phase::Arm | Phase::Mark) {
+            if word.register(n).is_ok() {
+                {
+                    let mut drain = Drain::new(mark);
+                    self.drain_head(|e| {
+                        drain.shade(e);
+                    });
+                }
+                word.deregister();
+            } else {
+                self.chain(n);
+            }
+            true
+        } else if w.cycle() == n && w.phase() == Phase::Term {
+            self.chain(n);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Owner: logs `addr` after [`WbBuf::make_room`], chaining one more
+    /// block for `cycle` if the current one is still full.
+    pub fn push_or_chain(&self, addr: usize, cycle: u32) {
+        if !self.push(addr) {
+            self.chain(cycle);
+            self.push(addr);
+        }
     }
 
     /// Owner: starts a new block for `cycle` in front of the full one.

@@ -32,10 +32,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::alloc::arena;
+use crate::gc::checkmark;
+use crate::gc::collector::Collector;
 use crate::gc::mark::Drain;
+use crate::gc::proc::P;
 use crate::gc::state::{GcWord, GcWordCell, Phase};
-use crate::heap::HeapInner;
-use crate::mutator::P;
 
 /// Periodic GC: a cycle at least this often (Go's `forcegcperiod`).
 pub const FORCE_GC_PERIOD: Duration = Duration::from_secs(120);
@@ -51,11 +53,53 @@ const WORKER_EMPTY_QUEUE_PARK: Duration = Duration::from_micros(200);
 /// Spans the background sweeper sweeps between checks.
 const SWEEP_BATCH: usize = 64;
 
+/// Starts a heap's collector threads: the coordinator and the mark workers
+/// (module header).
+pub(crate) fn start_threads(heap: &Arc<Collector>) {
+    let mut threads = heap.control.threads.lock();
+    let coordinator = {
+        let heap = heap.clone();
+        std::thread::Builder::new()
+            .name("gomem-gc".into())
+            .spawn(move || fatal_on_panic("the collector thread", || coordinator(heap)))
+            .expect("gomem: cannot spawn the collector thread")
+    };
+    heap.control
+        .coordinator
+        .set(coordinator.thread().clone())
+        .expect("coordinator set once");
+    threads.push(coordinator);
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for i in 0..(cpus / 4).max(1) {
+        let h = heap.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("gomem-mark-{i}"))
+            .spawn(move || fatal_on_panic("a mark worker", || worker(h)))
+            .expect("gomem: cannot spawn a mark worker");
+        heap.control.workers.lock().push(t.thread().clone());
+        threads.push(t);
+    }
+}
+
+/// Runs a collector thread's loop; a panic there is a collector bug that
+/// would leave every `collect` waiting forever, so it aborts the process
+/// with the panic's message instead (a test then fails, it does not hang).
+fn fatal_on_panic(who: &str, f: impl FnOnce()) {
+    if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        super::fatal(&format!("gomem: fatal: {who} panicked: {msg}"));
+    }
+}
+
 /// The coordinator thread's main loop.
-pub(crate) fn coordinator(heap: Arc<HeapInner>) {
+pub(crate) fn coordinator(heap: Arc<Collector>) {
     let mut last_cycle_end = Instant::now();
-    while !heap.collector.shutdown.load(Ordering::Acquire) {
-        let w = heap.word();
+    while !heap.control.shutdown.load(Ordering::Acquire) {
+        let w = heap.gc_word().word();
         match w.phase() {
             Phase::Off => {
                 if !sweep_step(&heap, w) {
@@ -92,10 +136,10 @@ pub(crate) fn coordinator(heap: Arc<HeapInner>) {
 }
 
 /// A background mark worker's main loop.
-pub(crate) fn worker(heap: Arc<HeapInner>) {
+pub(crate) fn worker(heap: Arc<Collector>) {
     let mut drain = Drain::new(&heap.mark);
-    while !heap.collector.shutdown.load(Ordering::Acquire) {
-        let w = heap.word();
+    while !heap.control.shutdown.load(Ordering::Acquire) {
+        let w = heap.gc_word().word();
         if w.phase() != Phase::Mark {
             // Entering Mark (and going back to it from Term) unparks the
             // workers, so an idle heap's workers sleep instead of polling;
@@ -123,7 +167,7 @@ pub(crate) fn worker(heap: Arc<HeapInner>) {
 
 /// Lets the coordinator drain a little itself (keeps marking going on a
 /// machine where the worker threads are not scheduled).
-fn help_mark(heap: &HeapInner, n: u32) {
+fn help_mark(heap: &Collector, n: u32) {
     if heap.mark.queue_is_empty() || heap.gc_word().register(n).is_err() {
         return;
     }
@@ -138,7 +182,7 @@ fn help_mark(heap: &HeapInner, n: u32) {
 
 /// Calls `f` for each P; idle Ps are held by the collector during `f`.
 /// Returns false as soon as `f` does.
-fn for_each_p(heap: &HeapInner, mut f: impl FnMut(&P, bool) -> bool) -> bool {
+fn for_each_p(heap: &Collector, mut f: impl FnMut(&P, bool) -> bool) -> bool {
     let ps = heap.all_ps();
     for p in ps {
         // SAFETY: Ps live as long as their heap.
@@ -157,8 +201,8 @@ fn for_each_p(heap: &HeapInner, mut f: impl FnMut(&P, bool) -> bool) -> bool {
 }
 
 /// Whether every P has adopted Arm(n) (adopting it for idle Ps on the way).
-fn all_armed(heap: &HeapInner, n: u32) -> bool {
-    let w = heap.word();
+fn all_armed(heap: &Collector, n: u32) -> bool {
+    let w = heap.gc_word().word();
     for_each_p(heap, |p, held| {
         if held {
             p.adopt(heap, w, true);
@@ -170,7 +214,7 @@ fn all_armed(heap: &HeapInner, n: u32) -> bool {
 
 /// One step of background sweeping in Off(n). Returns true once sweep n is
 /// complete.
-fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
+fn sweep_step(heap: &Collector, w: GcWord) -> bool {
     let n = w.cycle();
     if heap.swept_cycle() == n {
         return true;
@@ -182,27 +226,44 @@ fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
         let a = p.adopted_word();
         a.phase() == Phase::Off && a.cycle() == n
     });
-    let mheap = &heap.mheap;
+    let centrals = &heap.centrals;
     let sg = w.sweepgen();
     let mut swept = 0;
-    mheap.sweepers.fetch_add(1, Ordering::SeqCst);
-    'outer: for central in mheap.centrals() {
-        while central.sweep_one(mheap, sg) {
+    centrals.sweepers.fetch_add(1, Ordering::SeqCst);
+    'outer: for central in centrals.iter() {
+        while central.sweep_one(heap, sg) {
             swept += 1;
             if swept >= SWEEP_BATCH {
                 break 'outer;
             }
         }
     }
-    mheap.sweepers.fetch_sub(1, Ordering::SeqCst);
+    centrals.sweepers.fetch_sub(1, Ordering::SeqCst);
     if swept > 0 || !flip_adopted {
         if !flip_adopted && swept == 0 {
             std::thread::park_timeout(HANDSHAKE_PARK);
         }
         return false;
     }
-    let unswept: usize = mheap.centrals().map(|c| c.unswept_len(sg)).sum();
-    unswept == 0 && mheap.sweepers.load(Ordering::SeqCst) == 0
+    let unswept: usize = centrals.iter().map(|c| c.unswept_len(sg)).sum();
+    unswept == 0 && centrals.sweepers.load(Ordering::SeqCst) == 0
+}
+
+/// Called by a mutator after its heap grew (a refill, a large object):
+/// starts the next cycle itself when the trigger is crossed and the
+/// previous sweep is done.
+pub(crate) fn maybe_start(heap: &Collector) {
+    if !heap.pacer.cycle_wanted() {
+        return;
+    }
+    let w = heap.gc_word().word();
+    if w.phase() == Phase::Off
+        && !heap.pacer.limiting()
+        && heap.pacer.trigger_crossed(&heap.mheap)
+        && heap.swept_cycle() == w.cycle()
+    {
+        start_cycle(heap, w.cycle() + 1);
+    }
 }
 
 /// CAS `Off(n−1) → Arm(n)` and make Root operations see it.
@@ -211,13 +272,16 @@ fn sweep_step(heap: &HeapInner, w: GcWord) -> bool {
 /// trigger (as a Go goroutine calls `gcStart` itself), so that a busy or
 /// descheduled coordinator never lets the heap run past its trigger. The
 /// start lock makes one of them do it; sweep n−1 must be complete.
-pub(crate) fn start_cycle(heap: &HeapInner, n: u32) -> bool {
-    let Some(_guard) = heap.collector.start_lock.try_lock() else {
+pub(crate) fn start_cycle(heap: &Collector, n: u32) -> bool {
+    let Some(_guard) = heap.control.start_lock.try_lock() else {
         return false;
     };
     let from = GcWord::new(Phase::Off, n - 1);
-    if heap.word() != from || heap.swept_cycle() != n - 1 {
+    if heap.gc_word().word() != from || heap.swept_cycle() != n - 1 {
         return false;
+    }
+    if heap.config.checkmark_value() {
+        super::checkmark::no_mark_survives(&heap.mheap, n);
     }
     heap.mark.reset_counters();
     heap.on_cycle_start(n);
@@ -230,7 +294,7 @@ pub(crate) fn start_cycle(heap: &HeapInner, n: u32) -> bool {
 }
 
 /// CAS the phase from Arm(n) to Mark(n), keeping agents and dirty.
-fn enter_mark(heap: &HeapInner, n: u32) -> bool {
+fn enter_mark(heap: &Collector, n: u32) -> bool {
     let cell = heap.gc_word();
     let mut cur = cell.word();
     loop {
@@ -246,7 +310,7 @@ fn enter_mark(heap: &HeapInner, n: u32) -> bool {
 }
 
 /// Scans the root table (as a registered agent).
-fn scan_roots(heap: &HeapInner, n: u32) {
+fn scan_roots(heap: &Collector, n: u32) {
     if heap.gc_word().register(n).is_err() {
         return;
     }
@@ -257,28 +321,23 @@ fn scan_roots(heap: &HeapInner, n: u32) {
         });
     }
     heap.gc_word().deregister();
-    heap.collector.roots_done.store(n, Ordering::Release);
+    heap.control.roots_done.store(n, Ordering::Release);
 }
 
 /// Whether `addr`'s object is marked.
 fn is_marked(addr: usize) -> bool {
-    let s = crate::alloc::arena::span_of(addr);
+    let s = arena::span_of(addr);
     // SAFETY: barrier entries are objects of this heap; spans outlive them.
     let span = unsafe { &*s };
-    let idx = if span.spanclass.size_class() == 0 {
-        0
-    } else {
-        span.object_index(addr)
-    };
-    span.is_marked(idx)
+    span.is_marked(span.find_object(addr).0)
 }
 
 /// The termination protocol (module header). Returns true after the flip.
-pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
-    if heap.collector.roots_done.load(Ordering::Acquire) != n || !heap.mark.queue_is_empty() {
+pub(crate) fn try_terminate(heap: &Collector, n: u32) -> bool {
+    if heap.control.roots_done.load(Ordering::Acquire) != n || !heap.mark.queue_is_empty() {
         return false;
     }
-    let w = heap.word();
+    let w = heap.gc_word().word();
     if w.active() == 0 {
         heap.note_mark_drained();
     }
@@ -310,7 +369,10 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
             });
         }
     }
-    if !found && heap.config.checkmark_value() && !super::checkmark::verify(heap, n) {
+    if !found
+        && heap.config.checkmark_value()
+        && !checkmark::verify(&heap.roots, heap.gc_word(), &heap.stats, n)
+    {
         back_to_mark(heap, n);
         return false;
     }
@@ -324,7 +386,7 @@ pub(crate) fn try_terminate(heap: &HeapInner, n: u32) -> bool {
     false
 }
 
-fn back_to_mark(heap: &HeapInner, n: u32) {
+fn back_to_mark(heap: &Collector, n: u32) {
     let cell = heap.gc_word();
     loop {
         let cur = cell.word();

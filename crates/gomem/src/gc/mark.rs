@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
-use crate::alloc::sizeclass::{HEAP_BITS_BYTES, PAGE_SIZE};
 use crate::alloc::span::{MSpan, SpanState};
+use crate::gc::state::GcWordCell;
 use crate::trace::{Tracer, TypeInfo};
 
 /// Grey objects taken and prefetched together (memory-level parallelism).
@@ -73,6 +73,16 @@ impl MarkState {
     pub fn queue_is_empty(&self) -> bool {
         self.queue.is_empty()
     }
+
+    /// Greys `addr` for cycle `n` from outside a drain, as a registered
+    /// agent of the GC word `word` ([`GcWordCell::with_registration`]).
+    /// Does nothing once cycle n is over.
+    pub fn shade_now(&self, word: &AtomicU64, n: u32, addr: usize) {
+        word.with_registration(n, || {
+            let mut drain = Drain::new(self);
+            drain.shade(addr);
+        });
+    }
 }
 
 /// The span of a heap address (which must be in an in-use span).
@@ -95,30 +105,25 @@ fn span_of(addr: usize) -> &'static MSpan {
 #[cold]
 #[inline(never)]
 fn bad_member(span: &MSpan, base: usize, v: usize) -> ! {
-    let idx = if span.spanclass.size_class() == 0 {
+    let idx = span.find_object(base).0;
+    let typed = !span.is_large() && span.is_typed(idx);
+    let bits = if typed || span.is_large() {
         0
     } else {
-        span.object_index(base)
-    };
-    let typed = span.spanclass.size_class() != 0 && span.is_typed(idx);
-    let bits = if typed || span.spanclass.size_class() == 0 {
-        0
-    } else {
-        heap_bits_of(span, base)
+        span.heap_bits(base)
     };
     // SAFETY: diagnostics on the object being scanned: its first words are
     // readable memory of the heap.
     let words: Vec<String> = (0..(span.elemsize / 8).min(8))
         .map(|i| format!("{:#x}", unsafe { *((base + 8 * i) as *const usize) }))
         .collect();
-    eprintln!(
+    super::fatal(&format!(
         "gomem: fatal: object {base:#x} (class {}, {} B, typed={typed}, heap bits {bits:#b}, marked={}, span sweepgen {}) holds {v:#x}, which is in no heap span; words {words:?}",
         span.spanclass.size_class(),
         span.elemsize,
         span.is_marked(idx),
         span.sweepgen.load(Ordering::Relaxed),
-    );
-    std::process::abort();
+    ));
 }
 
 /// A Member held a value that is not in any heap: the heap is corrupt (a
@@ -126,8 +131,9 @@ fn bad_member(span: &MSpan, base: usize, v: usize) -> ! {
 #[cold]
 #[inline(never)]
 fn not_a_heap_pointer(addr: usize) -> ! {
-    eprintln!("gomem: fatal: marking found pointer {addr:#x}, which is in no heap span");
-    std::process::abort();
+    super::fatal(&format!(
+        "gomem: fatal: marking found pointer {addr:#x}, which is in no heap span"
+    ));
 }
 
 /// One agent's view of marking: a private stack of grey objects (Go's
@@ -171,12 +177,7 @@ impl<'a> Drain<'a> {
     #[inline(always)]
     fn shade_in(&mut self, span: &MSpan, addr: usize) -> bool {
         debug_assert_eq!(span.state(), SpanState::InUse, "marking into a free span");
-        let (idx, base) = if span.spanclass.size_class() == 0 {
-            (0, span.start)
-        } else {
-            let idx = span.object_index(addr);
-            (idx, span.object_base(idx))
-        };
+        let (idx, base) = span.find_object(addr);
         if !span.try_mark(idx) {
             return false;
         }
@@ -330,8 +331,8 @@ pub fn for_each_member_in(span: &MSpan, base: usize, f: impl FnMut(usize)) {
     }
 }
 
-/// Calls `f` with each non-null word of the live object at `base` whose
-/// bit is set in `bits`, its pointer bitmap.
+/// Calls `f` with each pointer word of the live object at `base` whose bit
+/// is set in `bits`, its pointer bitmap (a Member or a `ValueSlot`).
 #[inline(always)]
 fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
     while bits != 0 {
@@ -339,7 +340,9 @@ fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
         bits &= bits - 1;
         // SAFETY: the callers pass a live object and bits from its bitmap.
         let v = unsafe { load_member(base, i) };
-        if v != 0 {
+        // A Member (0 or an address) or a value word (an immediate or an
+        // address): one test for both (module `value`).
+        if crate::trace::is_pointer_word(v) {
             f(v);
         }
     }
@@ -348,7 +351,7 @@ fn for_each_marked_word(base: usize, mut bits: u64, mut f: impl FnMut(usize)) {
 /// [`for_each_member_in`] for an object described by a type: a large
 /// object (its span's type) or a typed slot (its footer).
 fn for_each_typed_member(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
-    if span.spanclass.size_class() == 0 {
+    if span.is_large() {
         let ty = span.large_type.load(Ordering::Acquire) as *const TypeInfo;
         // SAFETY: a large span's type is published after its object was
         // written; null means nothing to scan yet (allocated black).
@@ -369,10 +372,10 @@ fn for_each_typed_member(span: &MSpan, base: usize, mut f: impl FnMut(usize)) {
 /// object, or a typed slot with a footer).
 #[inline(always)]
 fn bitmap_of(span: &MSpan, base: usize) -> Option<u64> {
-    if span.spanclass.size_class() == 0 || span.is_typed(span.object_index(base)) {
+    if span.is_large() || span.is_typed(span.object_index(base)) {
         return None;
     }
-    Some(heap_bits_of(span, base))
+    Some(span.heap_bits(base))
 }
 
 /// Word `i` of the object at `base`, read as a Member is read (atomically,
@@ -412,96 +415,4 @@ fn prefetch(addr: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = addr;
-}
-
-/// The pointer-bitmap bits of the object at `base`: bit i ⇔ word i is a
-/// Member. Reads the span's tail bitmap (scan spans of objects ≤ 512 B).
-#[inline]
-pub fn heap_bits_of(span: &MSpan, base: usize) -> u64 {
-    let words = heap_bits_words(span);
-    let w0 = (base - span.start) / 8;
-    let n = span.elemsize / 8;
-    let (wi, shift) = (w0 / 64, w0 % 64);
-    let mut bits = words[wi].load(Ordering::Relaxed) >> shift;
-    if shift + n > 64 {
-        bits |= words[wi + 1].load(Ordering::Relaxed) << (64 - shift);
-    }
-    if n < 64 {
-        bits &= (1u64 << n) - 1;
-    }
-    bits
-}
-
-/// Writes the pointer-bitmap bits of the object at `base` (owner of the
-/// span only: a plain load and store per word, no read-modify-write race).
-#[inline]
-pub fn set_heap_bits(span: &MSpan, base: usize, mask: u64) {
-    let words = heap_bits_words(span);
-    let w0 = (base - span.start) / 8;
-    let n = span.elemsize / 8;
-    let field = if n >= 64 { !0u64 } else { (1u64 << n) - 1 };
-    let (wi, shift) = (w0 / 64, w0 % 64);
-    let w = &words[wi];
-    let old = w.load(Ordering::Relaxed);
-    w.store(
-        old & !(field << shift) | (mask & field) << shift,
-        Ordering::Relaxed,
-    );
-    if shift + n > 64 {
-        let w = &words[wi + 1];
-        let old = w.load(Ordering::Relaxed);
-        let hi = 64 - shift;
-        w.store(
-            old & !(field >> hi) | (mask & field) >> hi,
-            Ordering::Relaxed,
-        );
-    }
-}
-
-fn heap_bits_words(span: &MSpan) -> &[std::sync::atomic::AtomicU64] {
-    debug_assert!(span.heap_bits_addr().is_some());
-    let addr = span.start + span.npages * PAGE_SIZE - HEAP_BITS_BYTES;
-    // SAFETY: scan spans of objects ≤ 512 B reserve their last 128 bytes
-    // (16 words) for the bitmap (sizeclass.rs); the words are only accessed
-    // atomically; the span lives while its objects do.
-    unsafe {
-        std::slice::from_raw_parts(
-            addr as *const std::sync::atomic::AtomicU64,
-            HEAP_BITS_BYTES / 8,
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alloc::sizeclass::{size_to_class, SpanClass};
-
-    #[test]
-    fn heap_bits_round_trip_across_word_boundaries() {
-        // A fake span over a page-aligned buffer (bits live at its tail).
-        let mut buf = vec![0u64; 2 * PAGE_SIZE / 8];
-        let start2 = (buf.as_mut_ptr() as usize + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
-        for size in [16usize, 24, 48, 80, 112, 240, 512] {
-            let mut span = MSpan::empty();
-            span.init(start2, 1, SpanClass::new(size_to_class(size), false), true);
-            for w in heap_bits_words(&span) {
-                w.store(0, Ordering::Relaxed);
-            }
-            for i in 0..span.nelems {
-                let base = span.object_base(i);
-                set_heap_bits(&span, base, (i as u64).wrapping_mul(0x9E37_79B9) | 1);
-            }
-            for i in 0..span.nelems {
-                let base = span.object_base(i);
-                let n = span.elemsize / 8;
-                let field = if n >= 64 { !0 } else { (1u64 << n) - 1 };
-                assert_eq!(
-                    heap_bits_of(&span, base),
-                    ((i as u64).wrapping_mul(0x9E37_79B9) | 1) & field,
-                    "size {size} object {i}"
-                );
-            }
-        }
-    }
 }

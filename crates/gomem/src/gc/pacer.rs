@@ -25,7 +25,12 @@
 //!   heaps), as Go clamps it.
 //! * **Assists**: during marking, each byte allocated owes
 //!   `remaining scan work / remaining heap distance` bytes of scanning, so
-//!   marking completes near the goal even when the trigger was late.
+//!   marking completes near the goal even when the trigger was late. A P
+//!   keeps its debt (`gc/proc.rs`) and pays it here, in [`Pacer::assist`],
+//!   every 64 KiB of allocation.
+//! * **The trigger** lives here too: the mcache reports each refill
+//!   (`note_heap_growth`), and the first one that crosses the trigger wakes
+//!   the coordinator.
 //! * **CPU limiter**: a leaky bucket of 1 CPU-second per CPU, filled with
 //!   collector CPU time and drained by the rest; when full (the collector
 //!   used more than half the machine for a while), assists are skipped and
@@ -40,8 +45,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use crate::alloc::mheap::MHeap;
 use crate::config::Config;
-use crate::heap::HeapInner;
+use crate::gc::mark::{Drain, MarkState};
+use crate::gc::roots::RootTable;
+use crate::gc::state::GcWordCell;
+use crate::stats::GcStats;
 
 /// Minimum heap goal at GOGC=100 (Go: `defaultHeapMinimum`, 4 MiB).
 pub const HEAP_MINIMUM_BYTES: usize = 4 << 20;
@@ -61,6 +70,10 @@ const RUNWAY_HISTORY: usize = 5;
 const ASSIST_SLACK_DIVISOR: usize = 2;
 /// Smallest heap distance assists plan with.
 const MIN_DISTANCE_BYTES: usize = 64 << 10;
+/// Most scan work one assist does before it lets the allocation go on
+/// (about half a millisecond of marking); the rest of the debt is paid at the
+/// next allocations.
+const MAX_ASSIST_SCAN_BYTES: u64 = 512 << 10;
 /// CPU limiter bucket per CPU (Go: 1 CPU-second per P).
 const LIMITER_CAPACITY_PER_CPU: Duration = Duration::from_secs(1);
 /// How often the limiter is updated (Go: at least every 10 ms).
@@ -131,6 +144,10 @@ pub struct Pacer {
     runway: AtomicUsize,
     runway_history: Mutex<[usize; RUNWAY_HISTORY]>,
     live_at_trigger: AtomicUsize,
+    /// `heap_live` at which the next cycle should start.
+    trigger: AtomicUsize,
+    /// Set once the trigger was crossed, until the collector starts a cycle.
+    cycle_wanted: AtomicBool,
     limiter: Mutex<Limiter>,
     limiting: AtomicBool,
     limiter_engaged: AtomicU64,
@@ -155,6 +172,8 @@ impl Pacer {
             runway: AtomicUsize::new(0),
             runway_history: Mutex::new([0; RUNWAY_HISTORY]),
             live_at_trigger: AtomicUsize::new(0),
+            trigger: AtomicUsize::new(usize::MAX),
+            cycle_wanted: AtomicBool::new(false),
             limiter: Mutex::new(Limiter {
                 bucket_ns: 0,
                 last: Instant::now(),
@@ -186,14 +205,14 @@ impl Pacer {
     }
 
     /// Tells the mheap the limit its span allocation must respect.
-    pub(crate) fn publish_limit(&self, heap: &HeapInner) {
+    pub(crate) fn publish_limit(&self, mheap: &MHeap) {
         let limit = self.memory_limit();
         let bytes = if limit >= i64::MAX as u64 {
             usize::MAX
         } else {
             limit as usize
         };
-        heap.mheap.memory_limit.store(bytes, Ordering::Relaxed);
+        mheap.memory_limit.store(bytes, Ordering::Relaxed);
     }
 
     /// The current heap goal in bytes (`usize::MAX` when there is none).
@@ -221,18 +240,19 @@ impl Pacer {
         self.limiter_engaged.load(Ordering::Relaxed)
     }
 
-    /// Recomputes goal and trigger and publishes the trigger to the mheap.
-    pub(crate) fn commit(&self, heap: &HeapInner) {
-        self.publish_limit(heap);
+    /// Recomputes goal and trigger (the caller then checks the trigger:
+    /// `note_heap_growth`).
+    pub(crate) fn commit(&self, mheap: &MHeap, roots: &RootTable) {
+        self.publish_limit(mheap);
         let marked = self.heap_marked();
-        let roots = heap.roots.len() * 8;
-        let c = &heap.mheap.counters;
+        let roots = roots.len() * 8;
+        let c = &mheap.counters;
         let sys = c.sys.load(Ordering::Relaxed);
         let released = c.released.load(Ordering::Relaxed);
         let inuse = c.inuse.load(Ordering::Relaxed);
         let mapped = sys.saturating_sub(released);
         let heap_free = sys.saturating_sub(inuse).saturating_sub(released);
-        let heap_alloc = heap.heap_alloc_bytes();
+        let heap_alloc = mheap.heap_alloc_bytes();
         let goal = gogc_goal(marked, roots, self.gc_percent()).min(memory_limit_goal(
             self.memory_limit(),
             mapped,
@@ -242,30 +262,60 @@ impl Pacer {
         ));
         let trigger = trigger_for(marked, goal, self.runway.load(Ordering::Relaxed));
         self.goal.store(goal, Ordering::Relaxed);
-        heap.mheap.gc_trigger.store(trigger, Ordering::Relaxed);
-        heap.mheap.note_heap_growth();
+        self.trigger.store(trigger, Ordering::Relaxed);
+    }
+
+    /// Called when `heap_live` grew (a refill, a new trigger): true the
+    /// first time the trigger is crossed, when the caller must wake the
+    /// coordinator.
+    #[inline]
+    pub(crate) fn note_heap_growth(&self, mheap: &MHeap) -> bool {
+        let live = mheap.counters.heap_live.load(Ordering::Relaxed);
+        live >= self.trigger.load(Ordering::Relaxed)
+            && !self.cycle_wanted.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the heap has reached the trigger.
+    pub(crate) fn trigger_crossed(&self, mheap: &MHeap) -> bool {
+        mheap.counters.heap_live.load(Ordering::Relaxed) >= self.trigger.load(Ordering::Relaxed)
+    }
+
+    /// Whether a mutator crossed the trigger since the last cycle started.
+    pub(crate) fn cycle_wanted(&self) -> bool {
+        self.cycle_wanted.load(Ordering::Relaxed)
+    }
+
+    /// Forgets that the trigger was crossed (a cycle starts, or the
+    /// coordinator found the heap below the trigger after all).
+    pub(crate) fn clear_cycle_wanted(&self) {
+        self.cycle_wanted.store(false, Ordering::Release);
+    }
+
+    /// Whether the heap has grown past its goal.
+    pub(crate) fn past_goal(&self, mheap: &MHeap) -> bool {
+        mheap.counters.heap_live.load(Ordering::Relaxed) >= self.goal()
     }
 
     /// At the start of a cycle: remember where it triggered.
-    pub(crate) fn on_cycle_start(&self, heap: &HeapInner) {
-        let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
+    pub(crate) fn on_cycle_start(&self, mheap: &MHeap) {
+        let live = mheap.counters.heap_live.load(Ordering::Relaxed);
         self.live_at_trigger.store(live, Ordering::Relaxed);
     }
 
     /// The assist ratio now: scan work still expected over heap distance
     /// still left to the goal (Go revises it as marking goes on). Zero when
     /// the background workers are ahead or the CPU limiter is on.
-    pub(crate) fn assist_ratio_now(&self, heap: &HeapInner) -> f64 {
+    pub(crate) fn assist_ratio_now(&self, mark: &MarkState, mheap: &MHeap) -> f64 {
         if self.limiting() {
             return 0.0;
         }
         let expected = self.heap_marked().max(HEAP_MINIMUM_BYTES / 4) as u64;
-        let done = heap.mark.bytes_scanned.load(Ordering::Relaxed);
+        let done = mark.bytes_scanned.load(Ordering::Relaxed);
         let remaining = expected.saturating_sub(done);
         if remaining == 0 {
             return 0.0;
         }
-        let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
+        let live = mheap.counters.heap_live.load(Ordering::Relaxed);
         // Plan to finish with half the distance to spare: an assist that
         // finds no grey work lets the allocation through instead of waiting
         // for the workers (Go parks it), so the plan must leave slack.
@@ -278,8 +328,8 @@ impl Pacer {
     /// goal's base); the heap itself still holds what was allocated black,
     /// so `heap_live` restarts from both; the growth seen during marking
     /// becomes the next runway; goal and trigger follow.
-    pub(crate) fn on_flip(&self, heap: &HeapInner, marked: usize, black: usize) {
-        let live = heap.mheap.counters.heap_live.load(Ordering::Relaxed);
+    pub(crate) fn on_flip(&self, mheap: &MHeap, roots: &RootTable, marked: usize, black: usize) {
+        let live = mheap.counters.heap_live.load(Ordering::Relaxed);
         let grown = live.saturating_sub(self.live_at_trigger.load(Ordering::Relaxed));
         let runway = {
             let mut h = self.runway_history.lock();
@@ -290,11 +340,54 @@ impl Pacer {
         self.runway.store(runway, Ordering::Relaxed);
         self.heap_marked.store(marked, Ordering::Relaxed);
         self.last_goal.store(self.goal(), Ordering::Relaxed);
-        heap.mheap
+        mheap
             .counters
             .heap_live
             .store(marked + black, Ordering::Relaxed);
-        self.commit(heap);
+        self.commit(mheap, roots);
+    }
+
+    /// Mark assist (module header): a P that owes `debt` bytes of
+    /// allocation during marking of cycle `n` pays for scan work in
+    /// proportion, as a registered agent of the GC word `word`. Never waits:
+    /// with no grey work to take, the allocation goes through. Returns the
+    /// debt left.
+    pub(crate) fn assist(
+        &self,
+        debt: i64,
+        n: u32,
+        word: &AtomicU64,
+        mark: &MarkState,
+        mheap: &MHeap,
+        stats: &GcStats,
+    ) -> i64 {
+        let ratio = self.assist_ratio_now(mark, mheap);
+        let owed = (debt as f64 * ratio) as u64;
+        if owed == 0 || word.register(n).is_err() {
+            return 0;
+        }
+        // One assist scans at most MAX_ASSIST_SCAN_BYTES (well under a
+        // millisecond); what it still owes is paid at the next allocations.
+        let budget = owed.min(MAX_ASSIST_SCAN_BYTES);
+        let start = Instant::now();
+        let done = {
+            let mut drain = Drain::new(mark);
+            drain.run(budget)
+        };
+        word.deregister();
+        let left = if done < budget / 2 {
+            // Too little grey work to take: forgiven (an assist never waits
+            // for anyone). Past the goal, give the CPU to the mark workers,
+            // which hold the rest of the work.
+            if self.past_goal(mheap) {
+                std::thread::yield_now();
+            }
+            0
+        } else {
+            debt - (done as f64 / ratio) as i64
+        };
+        stats.record_assist(start.elapsed());
+        left.max(0)
     }
 
     /// Updates the CPU limiter from the collector's CPU time (called by the

@@ -58,17 +58,22 @@ impl Default for RootTable {
 }
 
 /// What a root operation must do about the cycle, decided under the lock.
-pub trait Shader {
+pub trait RootBarrier {
     /// Shades `addr` if a cycle is under way (called under the shard lock).
     fn shade_for_root(&self, addr: usize);
 }
 
 impl RootTable {
     /// Registers a root for `target` in shard `hint % ROOT_SHARDS`.
-    pub fn register(&self, hint: usize, target: usize, shader: &dyn Shader) -> NonNull<RootSlot> {
+    pub fn register(
+        &self,
+        hint: usize,
+        target: usize,
+        barrier: &dyn RootBarrier,
+    ) -> NonNull<RootSlot> {
         let shard_idx = hint % ROOT_SHARDS;
         let mut shard = self.shards[shard_idx].lock();
-        shader.shade_for_root(target);
+        barrier.shade_for_root(target);
         let slot = match shard.free.pop() {
             Some(i) => &shard.slots[i as usize],
             None => {
@@ -99,19 +104,19 @@ impl RootTable {
     }
 
     /// Re-points a root, shading the old and the new target.
-    pub fn store(&self, slot: NonNull<RootSlot>, target: usize, shader: &dyn Shader) {
+    pub fn store(&self, slot: NonNull<RootSlot>, target: usize, barrier: &dyn RootBarrier) {
         let s = Self::slot(slot);
         let _shard = self.shards[s.shard as usize].lock();
-        shader.shade_for_root(s.target.load(Ordering::Relaxed));
-        shader.shade_for_root(target);
+        barrier.shade_for_root(s.target.load(Ordering::Relaxed));
+        barrier.shade_for_root(target);
         s.target.store(target, Ordering::Release);
     }
 
     /// Drops a root, shading its target (a deleted reference).
-    pub fn unregister(&self, slot: NonNull<RootSlot>, shader: &dyn Shader) {
+    pub fn unregister(&self, slot: NonNull<RootSlot>, barrier: &dyn RootBarrier) {
         let s = Self::slot(slot);
         let mut shard = self.shards[s.shard as usize].lock();
-        shader.shade_for_root(s.target.load(Ordering::Relaxed));
+        barrier.shade_for_root(s.target.load(Ordering::Relaxed));
         s.target.store(0, Ordering::Release);
         shard.free.push(s.index);
         self.live.fetch_sub(1, Ordering::Relaxed);
@@ -166,7 +171,7 @@ mod tests {
     use std::cell::RefCell;
 
     struct Log(RefCell<Vec<usize>>);
-    impl Shader for Log {
+    impl RootBarrier for Log {
         fn shade_for_root(&self, addr: usize) {
             self.0.borrow_mut().push(addr);
         }

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::heap::HeapInner;
+use crate::alloc::mheap::MHeap;
+use crate::gc::pacer::Pacer;
 
 /// Bytes released per quantum (Go: `scavengeQuantum`).
 pub const QUANTUM_BYTES: usize = 64 << 10;
@@ -51,45 +52,45 @@ impl Default for Scavenger {
     }
 }
 
-/// Bytes the heap should give back now to meet both goals.
-pub(crate) fn excess_bytes(heap: &HeapInner) -> usize {
-    let c = &heap.mheap.counters;
-    let sys = c.sys.load(Ordering::Relaxed);
-    let released = c.released.load(Ordering::Relaxed);
-    let retained = sys.saturating_sub(released);
-    let mut excess = 0;
-    let goal = heap.pacer.goal();
-    let last_goal = heap.pacer.last_goal();
-    let inuse = heap.scavenger.inuse_at_last_cycle.load(Ordering::Relaxed);
-    if goal != usize::MAX && last_goal != 0 && last_goal != usize::MAX && inuse != 0 {
-        let projected = (inuse as f64 * goal as f64 / last_goal as f64) as usize;
-        let keep = projected + projected * RETAIN_EXTRA_PERCENT / 100;
-        excess = retained.saturating_sub(keep);
+impl Scavenger {
+    /// Bytes the heap should give back now to meet both goals.
+    pub(crate) fn excess_bytes(&self, mheap: &MHeap, pacer: &Pacer) -> usize {
+        let c = &mheap.counters;
+        let sys = c.sys.load(Ordering::Relaxed);
+        let released = c.released.load(Ordering::Relaxed);
+        let retained = sys.saturating_sub(released);
+        let mut excess = 0;
+        let goal = pacer.goal();
+        let last_goal = pacer.last_goal();
+        let inuse = self.inuse_at_last_cycle.load(Ordering::Relaxed);
+        if goal != usize::MAX && last_goal != 0 && last_goal != usize::MAX && inuse != 0 {
+            let projected = (inuse as f64 * goal as f64 / last_goal as f64) as usize;
+            let keep = projected + projected * RETAIN_EXTRA_PERCENT / 100;
+            excess = retained.saturating_sub(keep);
+        }
+        let limit = pacer.memory_limit();
+        if limit < i64::MAX as u64 {
+            let keep = (limit as usize / 100) * LIMIT_PERCENT;
+            excess = excess.max(retained.saturating_sub(keep));
+        }
+        excess
     }
-    let limit = heap.pacer.memory_limit();
-    if limit < i64::MAX as u64 {
-        let keep = (limit as usize / 100) * LIMIT_PERCENT;
-        excess = excess.max(retained.saturating_sub(keep));
-    }
-    excess
-}
 
-/// One paced step of background scavenging. Returns bytes released.
-pub(crate) fn step(heap: &HeapInner) -> usize {
-    let now = Instant::now();
-    if now < *heap.scavenger.next_allowed.lock() {
-        return 0;
+    /// One paced step of background scavenging. Returns bytes released.
+    pub(crate) fn step(&self, mheap: &MHeap, pacer: &Pacer) -> usize {
+        let now = Instant::now();
+        if now < *self.next_allowed.lock() {
+            return 0;
+        }
+        let excess = self.excess_bytes(mheap, pacer);
+        if excess < QUANTUM_BYTES {
+            return 0;
+        }
+        let start = Instant::now();
+        let released = mheap.scavenge(excess.min(QUANTUM_BYTES * BATCH_QUANTA));
+        let took = start.elapsed();
+        *self.next_allowed.lock() =
+            Instant::now() + (took * PACE_FACTOR).max(Duration::from_micros(100));
+        released
     }
-    let excess = excess_bytes(heap);
-    if excess < QUANTUM_BYTES {
-        return 0;
-    }
-    let start = Instant::now();
-    let released = heap
-        .mheap
-        .scavenge(excess.min(QUANTUM_BYTES * BATCH_QUANTA));
-    let took = start.elapsed();
-    *heap.scavenger.next_allowed.lock() =
-        Instant::now() + (took * PACE_FACTOR).max(Duration::from_micros(100));
-    released
 }

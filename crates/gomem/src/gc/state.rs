@@ -141,6 +141,33 @@ pub trait GcWordCell {
     fn set_dirty_if_term(&self, n: u32);
     /// CAS from `from` to `to`; true on success.
     fn transition(&self, from: GcWord, to: GcWord) -> bool;
+
+    /// Runs `f` as a registered agent of cycle `n`: in Arm or Mark by
+    /// registering; in Term after setting `dirty` and waiting for the
+    /// terminator to go back to Mark (a short wait for the collector, never
+    /// for a mutator). Returns `None`, without running `f`, once cycle n is
+    /// over.
+    fn with_registration<R>(&self, n: u32, f: impl FnOnce() -> R) -> Option<R>
+    where
+        Self: Sized,
+    {
+        loop {
+            let w = self.word();
+            if w.cycle() != n || w.phase() == Phase::Off {
+                return None;
+            }
+            if w.phase() == Phase::Term {
+                self.set_dirty_if_term(n);
+                std::thread::yield_now();
+                continue;
+            }
+            if self.register(n).is_ok() {
+                let r = f();
+                self.deregister();
+                return Some(r);
+            }
+        }
+    }
 }
 
 impl GcWordCell for AtomicU64 {

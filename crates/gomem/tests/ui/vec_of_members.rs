@@ -1,5 +1,5 @@
 //! A std container of Members inside a heap object is rejected at compile
-//! time (a const assertion, raised when the type is allocated): the
+//! time, by an assertion the derive writes, naming the field: the
 //! collector cannot trace a Vec's buffer, which lies outside the GC heap.
 use gomem::{Config, Heap, Member, Trace};
 

@@ -1,18 +1,24 @@
-//! The stress oracle in CI (module `gomem::stress` explains the oracle).
+//! The stress oracle in CI (the `gomem-stress` crate's docs explain the
+//! oracle).
 //!
 //! Four mutators rewire one shared graph for ~40 s (release; ~12 s in a
 //! debug build) with GOGC=1 — cycles back to back — plus a forced
 //! `collect()` every few thousand operations, with checkmark and
 //! clobber-free modes on; a second run uses eight mutators (more than the
 //! CI machine's cores, so threads are preempted inside their critical
-//! windows) at GOGC=25. Any failure fails the test with the first messages.
+//! windows) at GOGC=25; a third starves two mutators of CPU for ~20 s (two
+//! CPU hogs beside them and the oracle's yield injection: issue 11's H6).
+//! Every run also carries the hostile programs (a `&Node` lent to a helper
+//! thread, Drops that try to reach the heap, a second `attach()`: H1–H3).
+//! Any failure fails the test with the first messages. The three tests run
+//! side by side (the harness's threads), ~40 s of wall time in release.
 //!
 //! `GOMEM_STRESS_SECONDS` sets the length of the main run,
 //! `GOMEM_STRESS_SEED` its seed (printed on every run).
 
 use std::time::Duration;
 
-use gomem::stress::{self, StressConfig, StressReport};
+use gomem_stress::{self as stress, StressConfig, StressReport};
 
 fn check(report: &StressReport, min_cycles: u32) {
     eprintln!("{report}");
@@ -78,4 +84,39 @@ fn eight_mutators_gogc_25() {
         cfg.threads, cfg.duration, cfg.seed
     );
     check(&stress::run(&cfg), 5);
+}
+
+/// Two mutators starved of CPU: two CPU hogs beside them and the oracle's
+/// own yield injection, so that threads are preempted inside the windows
+/// that matter (H6). The hostile programs (H1–H3) run as in every run; this
+/// test also checks that they ran.
+#[test]
+fn two_mutators_starved_by_hogs_and_yield_injection() {
+    let secs = if cfg!(debug_assertions) { 6.0 } else { 20.0 };
+    let cfg = StressConfig {
+        threads: 2,
+        duration: Duration::from_secs_f64(secs),
+        seed: stress::seed_from_env() ^ 0x5742,
+        gc_percent: Some(1),
+        forced_collect_every: 5000,
+        checkmark: true,
+        clobber_free: true,
+        yield_every: 64,
+        hogs: 2,
+        lend_every: 2000,
+        ..StressConfig::default()
+    };
+    eprintln!(
+        "stress: {} threads, {} hogs, yield every {}, for {:.0?}, seed {}",
+        cfg.threads, cfg.hogs, cfg.yield_every, cfg.duration, cfg.seed
+    );
+    let report = stress::run(&cfg);
+    check(&report, 5);
+    assert!(report.yields > 0, "no yield was injected\n{report}");
+    assert!(report.lends > 0, "no &Node was lent\n{report}");
+    assert!(
+        report.drop_refusals > 0,
+        "no Drop found its thread's Mutator: the probes did not test\n{report}"
+    );
+    assert!(report.attach_refusals > 0, "no second attach\n{report}");
 }

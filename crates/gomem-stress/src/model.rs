@@ -1,0 +1,159 @@
+//! The shadow model: what the graph must look like, kept outside the heap.
+//!
+//! [`Model`] holds, for every node the graph may reach, its kid ids, payload
+//! length and tag id; each tag's back edge; the model of every root (the
+//! root array's slots, the extra roots — whose `Root` handles it owns — and
+//! the vector); the nodes each thread holds on its stack between two locked
+//! sections (`in_flight`); and the live `Weak`s (module `weak`).
+//!
+//! Invariant: one `Mutex<Model>` (in `Shared`) guards it, and every store
+//! into the heap graph is made under that lock together with the matching
+//! model update (`Oracle::slot_set`, and the ops that edit payloads and
+//! tags). So whoever holds the lock may compare heap and model and expect
+//! them equal. The model also keeps entries nothing reaches any more until
+//! `prune` (run by each verification) drops them: a node pinned by a weak
+//! or a stack stays, so that an upgrade or a move can still be checked.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use gomem::Root;
+
+use crate::graph::{Node, KIDS};
+use crate::weak::WeakEntry;
+
+/// What the model knows of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ModelNode {
+    pub(crate) kids: [Option<u64>; KIDS],
+    /// Payload length.
+    pub(crate) payload: Option<u32>,
+    /// Tag id.
+    pub(crate) tag: Option<u64>,
+}
+
+impl ModelNode {
+    /// A leaf: no kids, no payload, no tag.
+    pub(crate) const LEAF: ModelNode = ModelNode {
+        kids: [None; KIDS],
+        payload: None,
+        tag: None,
+    };
+}
+
+/// A tag just allocated with a node, as the model records it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TagRecord {
+    pub(crate) id: u64,
+    /// The node its back edge points at.
+    pub(crate) back: Option<u64>,
+}
+
+/// The shadow model (module header).
+pub(crate) struct Model {
+    /// Node id → what it holds.
+    pub(crate) nodes: HashMap<u64, ModelNode>,
+    /// Tag id → its back edge.
+    pub(crate) tags: HashMap<u64, Option<u64>>,
+    /// The root array's slots.
+    pub(crate) root_slots: Vec<Option<u64>>,
+    /// The extra roots: the node id and the handle that roots it.
+    pub(crate) extra_roots: Vec<Option<(u64, Root<Node>)>>,
+    /// The vector's elements.
+    pub(crate) vector: Vec<Option<u64>>,
+    /// Per thread: nodes unlinked from the graph and held on its stack.
+    pub(crate) in_flight: Vec<Vec<u64>>,
+    /// The Weaks taken and not yet forgotten.
+    pub(crate) weaks: Vec<WeakEntry>,
+    /// Nodes a mutator may have shaded since the last verification: the
+    /// targets of weak upgrades and the old targets of overwritten slots
+    /// (the write barrier's deletion half). The collector keeps each one's
+    /// whole subgraph one more cycle, so the next verification restarts
+    /// the liveness clocks of every weak entry they reach (module `weak`).
+    pub(crate) touched: Vec<u64>,
+}
+
+impl Model {
+    /// An empty graph with `root_slots` empty slots, `extra_roots` unset
+    /// extra roots and `threads` empty stacks.
+    pub(crate) fn new(root_slots: usize, extra_roots: usize, threads: usize) -> Model {
+        Model {
+            nodes: HashMap::new(),
+            tags: HashMap::new(),
+            root_slots: vec![None; root_slots],
+            extra_roots: (0..extra_roots).map(|_| None).collect(),
+            vector: Vec::new(),
+            in_flight: vec![Vec::new(); threads],
+            weaks: Vec::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    /// Nodes and tags reachable from `seeds` in the model.
+    pub(crate) fn reach(
+        &self,
+        seeds: impl IntoIterator<Item = u64>,
+    ) -> (HashSet<u64>, HashSet<u64>) {
+        let mut nodes = HashSet::with_capacity(self.nodes.len());
+        let mut tags = HashSet::new();
+        let mut stack: Vec<u64> = seeds.into_iter().collect();
+        while let Some(id) = stack.pop() {
+            if !nodes.insert(id) {
+                continue;
+            }
+            let Some(n) = self.nodes.get(&id) else {
+                continue;
+            };
+            stack.extend(n.kids.iter().flatten());
+            if let Some(t) = n.tag {
+                if tags.insert(t) {
+                    if let Some(Some(b)) = self.tags.get(&t) {
+                        stack.push(*b);
+                    }
+                }
+            }
+        }
+        (nodes, tags)
+    }
+
+    /// The nodes the roots hold: root slots, extra roots, vector.
+    pub(crate) fn root_ids(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self.root_slots.iter().flatten().copied().collect();
+        v.extend(self.extra_roots.iter().flatten().map(|(id, _)| *id));
+        v.extend(self.vector.iter().flatten());
+        v
+    }
+
+    /// The roots' nodes and the nodes held on stacks: what must be alive.
+    pub(crate) fn live_seeds(&self) -> impl Iterator<Item = u64> + '_ {
+        self.root_ids()
+            .into_iter()
+            .chain(self.in_flight.iter().flatten().copied())
+    }
+
+    /// Records a new node (and the tag allocated with it).
+    pub(crate) fn insert(&mut self, id: u64, node: ModelNode, tag: Option<TagRecord>) {
+        self.nodes.insert(id, node);
+        if let Some(t) = tag {
+            self.tags.insert(t.id, t.back);
+        }
+    }
+
+    /// Forgets what neither the roots, the stacks in flight nor the weaks
+    /// can reach any more.
+    pub(crate) fn prune(&mut self) {
+        let seeds: Vec<u64> = self
+            .live_seeds()
+            .chain(self.weaks.iter().map(|w| w.id))
+            .collect();
+        let (keep, keep_tags) = self.reach(seeds);
+        self.nodes.retain(|id, _| keep.contains(id));
+        self.tags.retain(|id, _| keep_tags.contains(id));
+    }
+}
+
+/// Locks the model; a thread that panicked holding it does not stop the
+/// others (its panic is reported when it is joined).
+pub(crate) fn lock_model(m: &Mutex<Model>) -> MutexGuard<'_, Model> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
