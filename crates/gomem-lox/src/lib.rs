@@ -4,8 +4,8 @@
 //! collector (the VM has no collector of its own).
 //!
 //! The pipeline: [`scanner`] makes tokens, [`compiler`] (single pass, Pratt)
-//! makes a tree of plain-Rust [`chunk::FunctionProto`]s, and the VM (module
-//! `vm`, feature `vm`) loads that tree into the heap and runs it. [`number`]
+//! makes a tree of plain-Rust [`chunk::FunctionProto`]s, and the VM ([`vm`])
+//! loads that tree into the heap and runs it. [`number`]
 //! prints numbers as C's `%g`; [`debug`] disassembles a prototype.
 #![forbid(unsafe_code)]
 
@@ -14,7 +14,6 @@ pub mod compiler;
 pub mod debug;
 pub mod number;
 pub mod scanner;
-#[cfg(feature = "vm")]
 pub mod vm;
 
 /// How a run ended (clox's `InterpretResult`); each maps to an exit code.

@@ -18,12 +18,10 @@ use gomem_lox::{
 /// Longest REPL line clox reads at once (its `fgets` buffer is 1024 bytes).
 const REPL_LINE_MAX: usize = 1023;
 
-#[cfg(feature = "vm")]
 struct Session {
     vm: gomem_lox::vm::Vm,
 }
 
-#[cfg(feature = "vm")]
 impl Session {
     fn new() -> Result<Session, String> {
         Ok(Session {
@@ -33,36 +31,6 @@ impl Session {
 
     fn interpret(&mut self, source: &str) -> InterpretResult {
         self.vm.interpret(source)
-    }
-}
-
-/// Without the VM (feature `vm` off) the binary only compiles: it reports
-/// compile errors as clox does and refuses to run the code.
-#[cfg(not(feature = "vm"))]
-struct Session;
-
-#[cfg(not(feature = "vm"))]
-impl Session {
-    fn new() -> Result<Session, String> {
-        Ok(Session)
-    }
-
-    fn interpret(&mut self, source: &str) -> InterpretResult {
-        match gomem_lox::compiler::compile(source) {
-            Ok(f) => {
-                if std::env::var_os("LOX_PRINT_CODE").is_some() {
-                    print!("{}", gomem_lox::debug::disassemble(&f));
-                }
-                eprintln!("lox: built without the VM (feature `vm`); nothing was run");
-                InterpretResult::RuntimeError
-            }
-            Err(errors) => {
-                for e in errors {
-                    eprintln!("{e}");
-                }
-                InterpretResult::CompileError
-            }
-        }
     }
 }
 

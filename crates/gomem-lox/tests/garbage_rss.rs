@@ -7,8 +7,6 @@
 //!
 //! The peak is read with `getrusage(RUSAGE_CHILDREN)` in this test binary,
 //! whose only child is the `lox` run below.
-#![cfg(feature = "vm")]
-
 use std::process::Command;
 
 /// The bound on the child's peak resident set.

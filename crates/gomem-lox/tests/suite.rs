@@ -5,8 +5,6 @@
 //! checkmark and clobber-on-free, and once with `GOGC=1`.
 //!
 //! When the shared folder is not there, each test says so and passes.
-#![cfg(feature = "vm")]
-
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,4 +1,4 @@
-//! The VM (feature `vm`): loads compiled functions into the gomem heap and
+//! The VM: loads compiled functions into the gomem heap and
 //! runs them with clox's semantics, messages and limits. It has no
 //! collector of its own: gomem's concurrent collector reclaims every Lox
 //! object.
