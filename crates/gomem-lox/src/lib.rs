@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod chunk;
+pub mod cli;
 pub mod compiler;
 pub mod debug;
 pub mod number;
