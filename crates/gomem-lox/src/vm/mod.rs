@@ -36,6 +36,10 @@ use object::{
 
 /// Deepest call stack (clox's `FRAMES_MAX`).
 pub const MAX_FRAMES: usize = 64;
+/// Calls, returns and backward jumps between two safepoints: enough that a
+/// safepoint's cost disappears, few enough that a collection waits
+/// microseconds for this mutator.
+const SAFEPOINT_BUDGET: u32 = 1024;
 /// Bytes of output buffered before a write to stdout.
 const OUT_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -238,62 +242,65 @@ impl Vm {
                 m.safepoint();
             }
             let m: &Mutator = m;
-            let globals_gc = globals.get(m);
-            let globals: &HeapMap<Obj> = &globals_gc;
+            let globals: &HeapMap<Obj> = globals.get(m).into_ref();
             let init_name = Val::from_gc(init_string.get(m));
+            // Calls, returns and backward jumps left before the next
+            // safepoint (one each with LOX_STRESS_GC).
+            let mut budget: u32 = if *stress_gc { 1 } else { SAFEPOINT_BUDGET };
 
-            let fi = st.frames.len() - 1;
-            let Frame { mut ip, base } = st.frames[fi];
-            let closure_gc = st
-                .frame_closures
-                .get(m, fi)
-                .as_gc()
-                .expect("a frame runs a closure");
-            let Obj::Closure(closure) = &*closure_gc else {
-                unreachable!("a frame runs a closure")
-            };
-            let function_gc = closure.function.get(m).expect("a closure has a function");
-            let Obj::Function(function) = &*function_gc else {
-                unreachable!("a closure wraps a function")
-            };
-            let code: &[u8] = &function.code.bytes;
-            let constants_gc = function.constants.get(m);
-            let constants: &[ValueSlot<Obj>] = match &constants_gc {
-                Some(s) => s,
-                None => &[],
-            };
-            let upvalues_gc = closure.upvalues.get(m);
-            let upvalues: &[Member<Obj>] = match &upvalues_gc {
-                Some(s) => s,
-                None => &[],
-            };
-
-            macro_rules! read_byte {
-                () => {{
-                    let b = code[ip];
-                    ip += 1;
-                    b
-                }};
-            }
-            macro_rules! read_short {
-                () => {{
-                    let v = (usize::from(code[ip]) << 8) | usize::from(code[ip + 1]);
-                    ip += 2;
-                    v
-                }};
-            }
-            macro_rules! read_constant {
-                () => {
-                    constants[read_byte!() as usize].get(m)
+            'frame: loop {
+                let fi = st.frames.len() - 1;
+                let Frame { mut ip, base } = st.frames[fi];
+                let closure_gc = st
+                    .frame_closures
+                    .get(m, fi)
+                    .as_gc()
+                    .expect("a frame runs a closure");
+                let Obj::Closure(closure) = &*closure_gc else {
+                    unreachable!("a frame runs a closure")
                 };
-            }
-            macro_rules! throw {
+                let function_gc = closure.function.get(m).expect("a closure has a function");
+                let Obj::Function(function) = &*function_gc else {
+                    unreachable!("a closure wraps a function")
+                };
+                let code: &[u8] = &function.code.bytes;
+                let constants_gc = function.constants.get(m);
+                let constants: &[ValueSlot<Obj>] = match &constants_gc {
+                    Some(s) => s,
+                    None => &[],
+                };
+                let upvalues_gc = closure.upvalues.get(m);
+                let upvalues: &[Member<Obj>] = match &upvalues_gc {
+                    Some(s) => s,
+                    None => &[],
+                };
+
+                macro_rules! read_byte {
+                    () => {{
+                        let b = code[ip];
+                        ip += 1;
+                        b
+                    }};
+                }
+                macro_rules! read_short {
+                    () => {{
+                        let v = (usize::from(code[ip]) << 8) | usize::from(code[ip + 1]);
+                        ip += 2;
+                        v
+                    }};
+                }
+                macro_rules! read_constant {
+                    () => {
+                        constants[read_byte!() as usize].get(m)
+                    };
+                }
+                macro_rules! throw {
                 ($($arg:tt)*) => {{
                     st.frames[fi].ip = ip;
                     return Vm::runtime_error(st, m, out, &format!($($arg)*));
                 }};
             }
-            macro_rules! binary_number {
+                macro_rules! binary_number {
                 ($wrap:path, $op:tt) => {{
                     let b = st.stack.peek(m, 0).as_number();
                     let a = st.stack.peek(m, 1).as_number();
@@ -307,301 +314,312 @@ impl Vm {
                     }
                 }};
             }
-            // Leaves the inner loop for the outer one (and its safepoint).
-            macro_rules! reenter {
-                () => {{
-                    if let Some(f) = st.frames.get_mut(fi) {
-                        f.ip = ip;
-                    }
-                    break;
-                }};
-            }
-            // A call that pushed a frame, or failed.
-            macro_rules! after_call {
-                ($r:expr) => {{
-                    st.frames[fi].ip = ip;
-                    if let Err(msg) = $r {
-                        return Vm::runtime_error(st, m, out, &msg);
-                    }
-                    break;
-                }};
-            }
+                // Counts a call, return or backward jump: goes on with the
+                // current frame (or, after a call or return, the new one) until
+                // the budget is spent, then to the outer loop's safepoint.
+                macro_rules! spend {
+                    () => {{
+                        budget -= 1;
+                        budget == 0
+                    }};
+                }
+                // A call that pushed a frame, or failed.
+                macro_rules! after_call {
+                    ($r:expr) => {{
+                        st.frames[fi].ip = ip;
+                        if let Err(msg) = $r {
+                            return Vm::runtime_error(st, m, out, &msg);
+                        }
+                        if spend!() {
+                            break 'frame;
+                        }
+                        continue 'frame;
+                    }};
+                }
 
-            loop {
-                let op = read_byte!();
-                let Some(op) = OpCode::from_byte(op) else {
-                    throw!("Unknown opcode {op}.");
-                };
-                match op {
-                    OpCode::Constant => {
-                        let v = read_constant!();
-                        st.stack.push(m, v);
-                    }
-                    OpCode::Nil => st.stack.push(m, Val::nil()),
-                    OpCode::True => st.stack.push(m, Val::from_bool(true)),
-                    OpCode::False => st.stack.push(m, Val::from_bool(false)),
-                    OpCode::Pop => {
-                        st.stack.pop(m);
-                    }
-                    OpCode::GetLocal => {
-                        let slot = read_byte!() as usize;
-                        let v = st.stack.get(m, base + slot);
-                        st.stack.push(m, v);
-                    }
-                    OpCode::SetLocal => {
-                        let slot = read_byte!() as usize;
-                        let v = st.stack.peek(m, 0);
-                        st.stack.set(m, base + slot, v);
-                    }
-                    OpCode::GetGlobal => {
-                        let name = read_constant!();
-                        match globals.get(m, name) {
-                            Some(v) => st.stack.push(m, v),
-                            None => throw!("Undefined variable '{}'.", name_str(name)),
+                loop {
+                    let op = read_byte!();
+                    let Some(op) = OpCode::from_byte(op) else {
+                        throw!("Unknown opcode {op}.");
+                    };
+                    match op {
+                        OpCode::Constant => {
+                            let v = read_constant!();
+                            st.stack.push(m, v);
                         }
-                    }
-                    OpCode::DefineGlobal => {
-                        let name = read_constant!();
-                        let v = st.stack.peek(m, 0);
-                        globals.set(m, name, v);
-                        st.stack.pop(m);
-                    }
-                    OpCode::SetGlobal => {
-                        let name = read_constant!();
-                        let v = st.stack.peek(m, 0);
-                        if globals.set(m, name, v) {
-                            globals.remove(m, name);
-                            throw!("Undefined variable '{}'.", name_str(name));
+                        OpCode::Nil => st.stack.push(m, Val::nil()),
+                        OpCode::True => st.stack.push(m, Val::from_bool(true)),
+                        OpCode::False => st.stack.push(m, Val::from_bool(false)),
+                        OpCode::Pop => {
+                            st.stack.pop(m);
                         }
-                    }
-                    OpCode::GetUpvalue => {
-                        let i = read_byte!() as usize;
-                        let up = upvalues[i].get(m).expect("captured upvalue");
-                        let Obj::Upvalue(u) = &*up else {
-                            unreachable!("an upvalue")
-                        };
-                        let v = match u.open_slot() {
-                            Some(slot) => st.stack.get(m, slot),
-                            None => u.closed.get(m),
-                        };
-                        st.stack.push(m, v);
-                    }
-                    OpCode::SetUpvalue => {
-                        let i = read_byte!() as usize;
-                        let up = upvalues[i].get(m).expect("captured upvalue");
-                        let Obj::Upvalue(u) = &*up else {
-                            unreachable!("an upvalue")
-                        };
-                        let v = st.stack.peek(m, 0);
-                        match u.open_slot() {
-                            Some(slot) => st.stack.set(m, slot, v),
-                            None => u.closed.set(m, v),
+                        OpCode::GetLocal => {
+                            let slot = read_byte!() as usize;
+                            let v = st.stack.get(m, base + slot);
+                            st.stack.push(m, v);
                         }
-                    }
-                    OpCode::GetProperty => {
-                        let receiver = st.stack.peek(m, 0);
-                        let Some(instance) =
-                            receiver.as_gc().filter(|g| matches!(**g, Obj::Instance(_)))
-                        else {
-                            throw!("Only instances have properties.");
-                        };
-                        let Obj::Instance(inst) = &*instance else {
-                            unreachable!()
-                        };
-                        let name = read_constant!();
-                        if let Some(v) = inst.fields.get(m, name) {
+                        OpCode::SetLocal => {
+                            let slot = read_byte!() as usize;
+                            let v = st.stack.peek(m, 0);
+                            st.stack.set(m, base + slot, v);
+                        }
+                        OpCode::GetGlobal => {
+                            let name = read_constant!();
+                            match globals.get(m, name) {
+                                Some(v) => st.stack.push(m, v),
+                                None => throw!("Undefined variable '{}'.", name_str(name)),
+                            }
+                        }
+                        OpCode::DefineGlobal => {
+                            let name = read_constant!();
+                            let v = st.stack.peek(m, 0);
+                            globals.set(m, name, v);
+                            st.stack.pop(m);
+                        }
+                        OpCode::SetGlobal => {
+                            let name = read_constant!();
+                            let v = st.stack.peek(m, 0);
+                            if globals.set(m, name, v) {
+                                globals.remove(m, name);
+                                throw!("Undefined variable '{}'.", name_str(name));
+                            }
+                        }
+                        OpCode::GetUpvalue => {
+                            let i = read_byte!() as usize;
+                            let up = upvalues[i].get(m).expect("captured upvalue");
+                            let Obj::Upvalue(u) = &*up else {
+                                unreachable!("an upvalue")
+                            };
+                            let v = match u.open_slot() {
+                                Some(slot) => st.stack.get(m, slot),
+                                None => u.closed.get(m),
+                            };
+                            st.stack.push(m, v);
+                        }
+                        OpCode::SetUpvalue => {
+                            let i = read_byte!() as usize;
+                            let up = upvalues[i].get(m).expect("captured upvalue");
+                            let Obj::Upvalue(u) = &*up else {
+                                unreachable!("an upvalue")
+                            };
+                            let v = st.stack.peek(m, 0);
+                            match u.open_slot() {
+                                Some(slot) => st.stack.set(m, slot, v),
+                                None => u.closed.set(m, v),
+                            }
+                        }
+                        OpCode::GetProperty => {
+                            let receiver = st.stack.peek(m, 0);
+                            let Some(instance) =
+                                receiver.as_gc().filter(|g| matches!(**g, Obj::Instance(_)))
+                            else {
+                                throw!("Only instances have properties.");
+                            };
+                            let Obj::Instance(inst) = &*instance else {
+                                unreachable!()
+                            };
+                            let name = read_constant!();
+                            if let Some(v) = inst.fields.get(m, name) {
+                                st.stack.pop(m);
+                                st.stack.push(m, v);
+                            } else {
+                                let class = inst.class.get(m).expect("an instance has a class");
+                                if let Err(msg) = st.bind_method(m, class, name) {
+                                    throw!("{msg}");
+                                }
+                            }
+                        }
+                        OpCode::SetProperty => {
+                            let target = st.stack.peek(m, 1);
+                            let Some(instance) =
+                                target.as_gc().filter(|g| matches!(**g, Obj::Instance(_)))
+                            else {
+                                throw!("Only instances have fields.");
+                            };
+                            let Obj::Instance(inst) = &*instance else {
+                                unreachable!()
+                            };
+                            let name = read_constant!();
+                            let v = st.stack.pop(m);
+                            inst.fields.set(m, name, v);
                             st.stack.pop(m);
                             st.stack.push(m, v);
-                        } else {
-                            let class = inst.class.get(m).expect("an instance has a class");
-                            if let Err(msg) = st.bind_method(m, class, name) {
+                        }
+                        OpCode::GetSuper => {
+                            let name = read_constant!();
+                            let superclass = st.stack.pop(m).as_gc().expect("super is a class");
+                            if let Err(msg) = st.bind_method(m, superclass, name) {
                                 throw!("{msg}");
                             }
                         }
-                    }
-                    OpCode::SetProperty => {
-                        let target = st.stack.peek(m, 1);
-                        let Some(instance) =
-                            target.as_gc().filter(|g| matches!(**g, Obj::Instance(_)))
-                        else {
-                            throw!("Only instances have fields.");
-                        };
-                        let Obj::Instance(inst) = &*instance else {
-                            unreachable!()
-                        };
-                        let name = read_constant!();
-                        let v = st.stack.pop(m);
-                        inst.fields.set(m, name, v);
-                        st.stack.pop(m);
-                        st.stack.push(m, v);
-                    }
-                    OpCode::GetSuper => {
-                        let name = read_constant!();
-                        let superclass = st.stack.pop(m).as_gc().expect("super is a class");
-                        if let Err(msg) = st.bind_method(m, superclass, name) {
-                            throw!("{msg}");
+                        OpCode::Equal => {
+                            let b = st.stack.pop(m);
+                            let a = st.stack.pop(m);
+                            st.stack.push(m, Val::from_bool(values_equal(a, b)));
                         }
-                    }
-                    OpCode::Equal => {
-                        let b = st.stack.pop(m);
-                        let a = st.stack.pop(m);
-                        st.stack.push(m, Val::from_bool(values_equal(a, b)));
-                    }
-                    OpCode::Greater => binary_number!(Val::from_bool, >),
-                    OpCode::Less => binary_number!(Val::from_bool, <),
-                    OpCode::Add => {
-                        let b = st.stack.peek(m, 0);
-                        let a = st.stack.peek(m, 1);
-                        if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
-                            st.stack.pop(m);
-                            st.stack.pop(m);
-                            st.stack.push(m, Val::from_number(x + y));
-                        } else {
-                            let (Some(ga), Some(gb)) = (a.as_gc(), b.as_gc()) else {
-                                throw!("Operands must be two numbers or two strings.");
-                            };
-                            let (Obj::Str(sa), Obj::Str(sb)) = (&*ga, &*gb) else {
-                                throw!("Operands must be two numbers or two strings.");
-                            };
-                            let s = concat(sa, sb);
-                            let result = intern(m, strings, &s);
-                            st.stack.pop(m);
-                            st.stack.pop(m);
-                            st.stack.push(m, Val::from_gc(result));
-                        }
-                    }
-                    OpCode::Subtract => binary_number!(Val::from_number, -),
-                    OpCode::Multiply => binary_number!(Val::from_number, *),
-                    OpCode::Divide => binary_number!(Val::from_number, /),
-                    OpCode::Not => {
-                        let v = st.stack.pop(m);
-                        st.stack.push(m, Val::from_bool(is_falsey(v)));
-                    }
-                    OpCode::Negate => {
-                        let Some(x) = st.stack.peek(m, 0).as_number() else {
-                            throw!("Operand must be a number.");
-                        };
-                        st.stack.pop(m);
-                        st.stack.push(m, Val::from_number(-x));
-                    }
-                    OpCode::Print => {
-                        let v = st.stack.pop(m);
-                        line.clear();
-                        format_value(m, v, &mut line);
-                        line.push('\n');
-                        let _ = out.write_all(line.as_bytes());
-                    }
-                    OpCode::Jump => {
-                        let offset = read_short!();
-                        ip += offset;
-                    }
-                    OpCode::JumpIfFalse => {
-                        let offset = read_short!();
-                        if is_falsey(st.stack.peek(m, 0)) {
-                            ip += offset;
-                        }
-                    }
-                    OpCode::Loop => {
-                        let offset = read_short!();
-                        ip -= offset;
-                        reenter!();
-                    }
-                    OpCode::Call => {
-                        let argc = read_byte!() as usize;
-                        let callee = st.stack.peek(m, argc);
-                        after_call!(st.call_value(m, callee, argc, init_name));
-                    }
-                    OpCode::Invoke => {
-                        let name = read_constant!();
-                        let argc = read_byte!() as usize;
-                        after_call!(st.invoke(m, name, argc, init_name));
-                    }
-                    OpCode::SuperInvoke => {
-                        let name = read_constant!();
-                        let argc = read_byte!() as usize;
-                        let superclass = st.stack.pop(m).as_gc().expect("super is a class");
-                        after_call!(st.invoke_from_class(m, superclass, name, argc));
-                    }
-                    OpCode::Closure => {
-                        let f = read_constant!().as_gc().expect("a function constant");
-                        let Obj::Function(func) = &*f else {
-                            unreachable!("a function constant")
-                        };
-                        let n = func.code.upvalue_count;
-                        let new = m.alloc(Obj::Closure(Closure {
-                            function: Member::null(),
-                            upvalues: Member::null(),
-                        }));
-                        let Obj::Closure(c) = &*new else {
-                            unreachable!()
-                        };
-                        c.function.set(m, Some(f));
-                        st.stack.push(m, Val::from_gc(new));
-                        if n > 0 {
-                            let cells = m.alloc_slice(n, |_| Member::null());
-                            c.upvalues.set(m, Some(cells));
-                            for cell in cells.iter() {
-                                let is_local = read_byte!() == 1;
-                                let index = read_byte!() as usize;
-                                let up = if is_local {
-                                    st.capture_upvalue(m, base + index)
-                                } else {
-                                    upvalues[index].get(m).expect("enclosing upvalue")
+                        OpCode::Greater => binary_number!(Val::from_bool, >),
+                        OpCode::Less => binary_number!(Val::from_bool, <),
+                        OpCode::Add => {
+                            let b = st.stack.peek(m, 0);
+                            let a = st.stack.peek(m, 1);
+                            if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
+                                st.stack.pop(m);
+                                st.stack.pop(m);
+                                st.stack.push(m, Val::from_number(x + y));
+                            } else {
+                                let (Some(ga), Some(gb)) = (a.as_gc(), b.as_gc()) else {
+                                    throw!("Operands must be two numbers or two strings.");
                                 };
-                                cell.set(m, Some(up));
+                                let (Obj::Str(sa), Obj::Str(sb)) = (&*ga, &*gb) else {
+                                    throw!("Operands must be two numbers or two strings.");
+                                };
+                                let s = concat(sa, sb);
+                                let result = intern(m, strings, &s);
+                                st.stack.pop(m);
+                                st.stack.pop(m);
+                                st.stack.push(m, Val::from_gc(result));
                             }
                         }
-                    }
-                    OpCode::CloseUpvalue => {
-                        let top = st.stack.len() - 1;
-                        st.close_upvalues(m, top);
-                        st.stack.pop(m);
-                    }
-                    OpCode::Return => {
-                        let result = st.stack.pop(m);
-                        st.close_upvalues(m, base);
-                        st.frames.pop();
-                        st.frame_closures.pop(m);
-                        if st.frames.is_empty() {
+                        OpCode::Subtract => binary_number!(Val::from_number, -),
+                        OpCode::Multiply => binary_number!(Val::from_number, *),
+                        OpCode::Divide => binary_number!(Val::from_number, /),
+                        OpCode::Not => {
+                            let v = st.stack.pop(m);
+                            st.stack.push(m, Val::from_bool(is_falsey(v)));
+                        }
+                        OpCode::Negate => {
+                            let Some(x) = st.stack.peek(m, 0).as_number() else {
+                                throw!("Operand must be a number.");
+                            };
                             st.stack.pop(m);
-                            return InterpretResult::Ok;
+                            st.stack.push(m, Val::from_number(-x));
                         }
-                        st.stack.truncate(base);
-                        st.stack.push(m, result);
-                        break;
-                    }
-                    OpCode::Class => {
-                        let name = read_constant!().as_gc().expect("a class name");
-                        let class = m.alloc(Obj::Class(Class {
-                            name: Member::null(),
-                            methods: HeapMap::new(),
-                        }));
-                        if let Obj::Class(c) = &*class {
-                            c.name.set(m, Some(name));
+                        OpCode::Print => {
+                            let v = st.stack.pop(m);
+                            line.clear();
+                            format_value(m, v, &mut line);
+                            line.push('\n');
+                            let _ = out.write_all(line.as_bytes());
                         }
-                        st.stack.push(m, Val::from_gc(class));
-                    }
-                    OpCode::Inherit => {
-                        let superclass = st.stack.peek(m, 1).as_gc();
-                        let Some(sup) = superclass.filter(|g| matches!(**g, Obj::Class(_))) else {
-                            throw!("Superclass must be a class.");
-                        };
-                        let sub = st.stack.peek(m, 0).as_gc().expect("a class");
-                        if let (Obj::Class(sup), Obj::Class(sub)) = (&*sup, &*sub) {
-                            sup.methods.for_each(m, |k, v| {
-                                sub.methods.set(m, k, v);
-                            });
+                        OpCode::Jump => {
+                            let offset = read_short!();
+                            ip += offset;
                         }
-                        st.stack.pop(m);
-                    }
-                    OpCode::Method => {
-                        let name = read_constant!();
-                        let method = st.stack.peek(m, 0);
-                        let class = st.stack.peek(m, 1).as_gc().expect("a class");
-                        if let Obj::Class(c) = &*class {
-                            c.methods.set(m, name, method);
+                        OpCode::JumpIfFalse => {
+                            let offset = read_short!();
+                            if is_falsey(st.stack.peek(m, 0)) {
+                                ip += offset;
+                            }
                         }
-                        st.stack.pop(m);
+                        OpCode::Loop => {
+                            let offset = read_short!();
+                            ip -= offset;
+                            if spend!() {
+                                st.frames[fi].ip = ip;
+                                break 'frame;
+                            }
+                        }
+                        OpCode::Call => {
+                            let argc = read_byte!() as usize;
+                            let callee = st.stack.peek(m, argc);
+                            after_call!(st.call_value(m, callee, argc, init_name));
+                        }
+                        OpCode::Invoke => {
+                            let name = read_constant!();
+                            let argc = read_byte!() as usize;
+                            after_call!(st.invoke(m, name, argc, init_name));
+                        }
+                        OpCode::SuperInvoke => {
+                            let name = read_constant!();
+                            let argc = read_byte!() as usize;
+                            let superclass = st.stack.pop(m).as_gc().expect("super is a class");
+                            after_call!(st.invoke_from_class(m, superclass, name, argc));
+                        }
+                        OpCode::Closure => {
+                            let f = read_constant!().as_gc().expect("a function constant");
+                            let Obj::Function(func) = &*f else {
+                                unreachable!("a function constant")
+                            };
+                            let n = func.code.upvalue_count;
+                            let new = m.alloc(Obj::Closure(Closure {
+                                function: Member::null(),
+                                upvalues: Member::null(),
+                            }));
+                            let Obj::Closure(c) = &*new else {
+                                unreachable!()
+                            };
+                            c.function.set(m, Some(f));
+                            st.stack.push(m, Val::from_gc(new));
+                            if n > 0 {
+                                let cells = m.alloc_slice(n, |_| Member::null());
+                                c.upvalues.set(m, Some(cells));
+                                for cell in cells.iter() {
+                                    let is_local = read_byte!() == 1;
+                                    let index = read_byte!() as usize;
+                                    let up = if is_local {
+                                        st.capture_upvalue(m, base + index)
+                                    } else {
+                                        upvalues[index].get(m).expect("enclosing upvalue")
+                                    };
+                                    cell.set(m, Some(up));
+                                }
+                            }
+                        }
+                        OpCode::CloseUpvalue => {
+                            let top = st.stack.len() - 1;
+                            st.close_upvalues(m, top);
+                            st.stack.pop(m);
+                        }
+                        OpCode::Return => {
+                            let result = st.stack.pop(m);
+                            st.close_upvalues(m, base);
+                            st.frames.pop();
+                            st.frame_closures.pop(m);
+                            if st.frames.is_empty() {
+                                st.stack.pop(m);
+                                return InterpretResult::Ok;
+                            }
+                            st.stack.truncate(base);
+                            st.stack.push(m, result);
+                            if spend!() {
+                                break 'frame;
+                            }
+                            continue 'frame;
+                        }
+                        OpCode::Class => {
+                            let name = read_constant!().as_gc().expect("a class name");
+                            let class = m.alloc(Obj::Class(Class {
+                                name: Member::null(),
+                                methods: HeapMap::new(),
+                            }));
+                            if let Obj::Class(c) = &*class {
+                                c.name.set(m, Some(name));
+                            }
+                            st.stack.push(m, Val::from_gc(class));
+                        }
+                        OpCode::Inherit => {
+                            let superclass = st.stack.peek(m, 1).as_gc();
+                            let Some(sup) = superclass.filter(|g| matches!(**g, Obj::Class(_)))
+                            else {
+                                throw!("Superclass must be a class.");
+                            };
+                            let sub = st.stack.peek(m, 0).as_gc().expect("a class");
+                            if let (Obj::Class(sup), Obj::Class(sub)) = (&*sup, &*sub) {
+                                sup.methods.for_each(m, |k, v| {
+                                    sub.methods.set(m, k, v);
+                                });
+                            }
+                            st.stack.pop(m);
+                        }
+                        OpCode::Method => {
+                            let name = read_constant!();
+                            let method = st.stack.peek(m, 0);
+                            let class = st.stack.peek(m, 1).as_gc().expect("a class");
+                            if let Obj::Class(c) = &*class {
+                                c.methods.set(m, name, method);
+                            }
+                            st.stack.pop(m);
+                        }
                     }
                 }
             }
