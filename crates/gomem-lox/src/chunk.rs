@@ -151,6 +151,10 @@ pub struct Code {
     pub lines: Vec<u32>,
     pub arity: usize,
     pub upvalue_count: usize,
+    /// For each constant that is a string, the VM's global variable slot of
+    /// that name (`u32::MAX` for other constants). Filled when the VM loads
+    /// the function; empty from the compiler.
+    pub global_slots: Vec<u32>,
 }
 
 /// One compiled function.

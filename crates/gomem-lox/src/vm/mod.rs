@@ -22,11 +22,12 @@
 
 pub mod object;
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
 use gomem::{Gc, Heap, HeapMap, Member, Mutator, Root, ValueSlot, ValueStack, WeakSet};
 
-use crate::chunk::OpCode;
+use crate::chunk::{Code, OpCode};
 use crate::compiler::compile;
 use crate::InterpretResult;
 use object::{
@@ -59,10 +60,66 @@ struct Stacks {
     open_slots: Vec<usize>,
 }
 
+/// The global variables: one slot per name the loaded code uses (names are
+/// resolved to slots when a function is loaded, `Code::global_slots`), so a
+/// global's read is an index, not a hash lookup.
+struct Globals {
+    /// The values (a root, like the value stack); nil until defined.
+    values: ValueStack<Obj>,
+    /// Whether each slot's variable is defined.
+    defined: Vec<bool>,
+    /// Name → slot.
+    slots: HashMap<Box<str>, u32>,
+}
+
+impl Globals {
+    /// The slot of `name`, made (undefined) if it has none.
+    fn slot(&mut self, m: &Mutator, name: &str) -> u32 {
+        if let Some(&i) = self.slots.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.defined.len()).expect("fewer than 2^32 global names");
+        self.values.push(m, Val::nil());
+        self.defined.push(false);
+        self.slots.insert(name.into(), i);
+        i
+    }
+}
+
+/// What a frame's code reads, borrowed for one stretch between safepoints
+/// ('m): kept per frame (the run loop's `cache`) so that a return does not
+/// load them again.
+#[derive(Clone, Copy)]
+struct FrameRefs<'m> {
+    code: &'m Code,
+    constants: &'m [ValueSlot<Obj>],
+    upvalues: &'m [Member<Obj>],
+}
+
+impl<'m> FrameRefs<'m> {
+    /// The refs of a frame running `closure`.
+    #[inline]
+    fn of(m: &'m Mutator, closure: &'m Closure) -> FrameRefs<'m> {
+        let function = closure
+            .function
+            .get(m)
+            .expect("a closure has a function")
+            .into_ref();
+        let Obj::Function(function) = function else {
+            unreachable!("a closure wraps a function")
+        };
+        FrameRefs {
+            code: &function.code,
+            constants: function.constants.get(m).map_or(&[], |s| &s.into_ref()[..]),
+            upvalues: closure.upvalues.get(m).map_or(&[], |s| &s.into_ref()[..]),
+        }
+    }
+}
+
 /// A Lox virtual machine with its own gomem heap.
 pub struct Vm {
     st: Stacks,
-    globals: Root<HeapMap<Obj>>,
+    globals: Globals,
     init_string: Root<Obj>,
     strings: WeakSet<Obj>,
     stress_gc: bool,
@@ -110,15 +167,19 @@ impl Vm {
     pub fn with_output(heap: Heap, stress_gc: bool, out: Box<dyn Write>) -> Vm {
         let m = heap.attach();
         let strings = WeakSet::new(&heap);
-        let (globals, init_string) = {
-            let globals = m.alloc(HeapMap::new());
-            let clock_name = intern(&m, &strings, "clock");
+        let mut globals = Globals {
+            values: m.value_stack(),
+            defined: Vec::new(),
+            slots: HashMap::new(),
+        };
+        let init_string = {
             let clock = m.alloc(Obj::Native(Native {
                 function: NativeFn::Clock,
             }));
-            globals.set(&m, Val::from_gc(clock_name), Val::from_gc(clock));
-            let init = intern(&m, &strings, "init");
-            (m.root(globals), m.root(init))
+            let slot = globals.slot(&m, "clock") as usize;
+            globals.values.set(&m, slot, Val::from_gc(clock));
+            globals.defined[slot] = true;
+            m.root(intern(&m, &strings, "init"))
         };
         let st = Stacks {
             stack: m.value_stack(),
@@ -164,7 +225,9 @@ impl Vm {
         }
         {
             let m = &self.m;
-            let function = load_function(m, &self.strings, proto);
+            let globals = &mut self.globals;
+            let function =
+                load_function(m, &self.strings, &mut |name| globals.slot(m, name), proto);
             let closure = m.alloc(Obj::Closure(Closure {
                 function: Member::null(),
                 upvalues: Member::null(),
@@ -242,38 +305,36 @@ impl Vm {
                 m.safepoint();
             }
             let m: &Mutator = m;
-            let globals: &HeapMap<Obj> = globals.get(m).into_ref();
             let init_name = Val::from_gc(init_string.get(m));
             // Calls, returns and backward jumps left before the next
             // safepoint (one each with LOX_STRESS_GC).
             let mut budget: u32 = if *stress_gc { 1 } else { SAFEPOINT_BUDGET };
+            // The refs of the top `cache.len()` frames (valid until the
+            // next safepoint, so started afresh after each).
+            let mut cache: Vec<FrameRefs<'_>> = Vec::with_capacity(MAX_FRAMES);
 
             'frame: loop {
                 let fi = st.frames.len() - 1;
                 let Frame { mut ip, base } = st.frames[fi];
-                let closure_gc = st
-                    .frame_closures
-                    .get(m, fi)
-                    .as_gc()
-                    .expect("a frame runs a closure");
-                let Obj::Closure(closure) = &*closure_gc else {
-                    unreachable!("a frame runs a closure")
-                };
-                let function_gc = closure.function.get(m).expect("a closure has a function");
-                let Obj::Function(function) = &*function_gc else {
-                    unreachable!("a closure wraps a function")
-                };
-                let code: &[u8] = &function.code.bytes;
-                let constants_gc = function.constants.get(m);
-                let constants: &[ValueSlot<Obj>] = match &constants_gc {
-                    Some(s) => s,
-                    None => &[],
-                };
-                let upvalues_gc = closure.upvalues.get(m);
-                let upvalues: &[Member<Obj>] = match &upvalues_gc {
-                    Some(s) => s,
-                    None => &[],
-                };
+                if cache.is_empty() {
+                    let closure = st
+                        .frame_closures
+                        .get(m, fi)
+                        .as_gc()
+                        .expect("a frame runs a closure")
+                        .into_ref();
+                    let Obj::Closure(closure) = closure else {
+                        unreachable!("a frame runs a closure")
+                    };
+                    cache.push(FrameRefs::of(m, closure));
+                }
+                let FrameRefs {
+                    code: function_code,
+                    constants,
+                    upvalues,
+                } = *cache.last().expect("the top frame's refs");
+                let code: &[u8] = &function_code.bytes;
+                let global_slots: &[u32] = &function_code.global_slots;
 
                 macro_rules! read_byte {
                     () => {{
@@ -306,9 +367,9 @@ impl Vm {
                     let a = st.stack.peek(m, 1).as_number();
                     match (a, b) {
                         (Some(a), Some(b)) => {
-                            st.stack.pop(m);
-                            st.stack.pop(m);
-                            st.stack.push(m, $wrap(a $op b));
+                            let top = st.stack.len() - 1;
+                            st.stack.truncate(top);
+                            st.stack.set(m, top - 1, $wrap(a $op b));
                         }
                         _ => throw!("Operands must be numbers."),
                     }
@@ -327,8 +388,10 @@ impl Vm {
                 macro_rules! after_call {
                     ($r:expr) => {{
                         st.frames[fi].ip = ip;
-                        if let Err(msg) = $r {
-                            return Vm::runtime_error(st, m, out, &msg);
+                        match $r {
+                            Err(msg) => return Vm::runtime_error(st, m, out, &msg),
+                            Ok(Some(refs)) => cache.push(refs),
+                            Ok(None) => {}
                         }
                         if spend!() {
                             break 'frame;
@@ -351,38 +414,38 @@ impl Vm {
                         OpCode::True => st.stack.push(m, Val::from_bool(true)),
                         OpCode::False => st.stack.push(m, Val::from_bool(false)),
                         OpCode::Pop => {
-                            st.stack.pop(m);
+                            let top = st.stack.len() - 1;
+                            st.stack.truncate(top);
                         }
                         OpCode::GetLocal => {
                             let slot = read_byte!() as usize;
-                            let v = st.stack.get(m, base + slot);
-                            st.stack.push(m, v);
+                            st.stack.push_copy(m, base + slot);
                         }
                         OpCode::SetLocal => {
                             let slot = read_byte!() as usize;
-                            let v = st.stack.peek(m, 0);
-                            st.stack.set(m, base + slot, v);
+                            st.stack.set_from_top(m, base + slot);
                         }
                         OpCode::GetGlobal => {
-                            let name = read_constant!();
-                            match globals.get(m, name) {
-                                Some(v) => st.stack.push(m, v),
-                                None => throw!("Undefined variable '{}'.", name_str(name)),
+                            let k = read_byte!() as usize;
+                            let g = global_slots[k] as usize;
+                            if !globals.defined[g] {
+                                throw!("Undefined variable '{}'.", name_str(constants[k].get(m)));
                             }
+                            st.stack.push(m, globals.values.get(m, g));
                         }
                         OpCode::DefineGlobal => {
-                            let name = read_constant!();
-                            let v = st.stack.peek(m, 0);
-                            globals.set(m, name, v);
-                            st.stack.pop(m);
+                            let g = global_slots[read_byte!() as usize] as usize;
+                            let v = st.stack.pop(m);
+                            globals.values.set(m, g, v);
+                            globals.defined[g] = true;
                         }
                         OpCode::SetGlobal => {
-                            let name = read_constant!();
-                            let v = st.stack.peek(m, 0);
-                            if globals.set(m, name, v) {
-                                globals.remove(m, name);
-                                throw!("Undefined variable '{}'.", name_str(name));
+                            let k = read_byte!() as usize;
+                            let g = global_slots[k] as usize;
+                            if !globals.defined[g] {
+                                throw!("Undefined variable '{}'.", name_str(constants[k].get(m)));
                             }
+                            globals.values.set(m, g, st.stack.peek(m, 0));
                         }
                         OpCode::GetUpvalue => {
                             let i = read_byte!() as usize;
@@ -454,8 +517,9 @@ impl Vm {
                         }
                         OpCode::Equal => {
                             let b = st.stack.pop(m);
-                            let a = st.stack.pop(m);
-                            st.stack.push(m, Val::from_bool(values_equal(a, b)));
+                            let a = st.stack.peek(m, 0);
+                            let top = st.stack.len() - 1;
+                            st.stack.set(m, top, Val::from_bool(values_equal(a, b)));
                         }
                         OpCode::Greater => binary_number!(Val::from_bool, >),
                         OpCode::Less => binary_number!(Val::from_bool, <),
@@ -463,9 +527,9 @@ impl Vm {
                             let b = st.stack.peek(m, 0);
                             let a = st.stack.peek(m, 1);
                             if let (Some(x), Some(y)) = (a.as_number(), b.as_number()) {
-                                st.stack.pop(m);
-                                st.stack.pop(m);
-                                st.stack.push(m, Val::from_number(x + y));
+                                let top = st.stack.len() - 1;
+                                st.stack.truncate(top);
+                                st.stack.set(m, top - 1, Val::from_number(x + y));
                             } else {
                                 let (Some(ga), Some(gb)) = (a.as_gc(), b.as_gc()) else {
                                     throw!("Operands must be two numbers or two strings.");
@@ -484,15 +548,16 @@ impl Vm {
                         OpCode::Multiply => binary_number!(Val::from_number, *),
                         OpCode::Divide => binary_number!(Val::from_number, /),
                         OpCode::Not => {
-                            let v = st.stack.pop(m);
-                            st.stack.push(m, Val::from_bool(is_falsey(v)));
+                            let v = st.stack.peek(m, 0);
+                            let top = st.stack.len() - 1;
+                            st.stack.set(m, top, Val::from_bool(is_falsey(v)));
                         }
                         OpCode::Negate => {
                             let Some(x) = st.stack.peek(m, 0).as_number() else {
                                 throw!("Operand must be a number.");
                             };
-                            st.stack.pop(m);
-                            st.stack.push(m, Val::from_number(-x));
+                            let top = st.stack.len() - 1;
+                            st.stack.set(m, top, Val::from_number(-x));
                         }
                         OpCode::Print => {
                             let v = st.stack.pop(m);
@@ -574,7 +639,8 @@ impl Vm {
                             let result = st.stack.pop(m);
                             st.close_upvalues(m, base);
                             st.frames.pop();
-                            st.frame_closures.pop(m);
+                            st.frame_closures.truncate(st.frames.len());
+                            cache.pop();
                             if st.frames.is_empty() {
                                 st.stack.pop(m);
                                 return InterpretResult::Ok;
@@ -627,6 +693,10 @@ impl Vm {
     }
 }
 
+/// What a call did: pushed a frame (its refs), finished at once (a native,
+/// a class without `init`), or failed (the message).
+type Called<'m> = Result<Option<FrameRefs<'m>>, String>;
+
 /// The characters of a name constant.
 fn name_str(v: Val<'_>) -> String {
     match v.as_gc() {
@@ -651,19 +721,17 @@ impl Stacks {
         self.open_slots.clear();
     }
 
-    /// Pushes a frame for `closure` with `argc` arguments on the stack.
-    fn call(&mut self, m: &Mutator, closure: Gc<'_, Obj>, argc: usize) -> Result<(), String> {
-        let Obj::Closure(c) = &*closure else {
+    /// Pushes a frame for `closure` with `argc` arguments on the stack;
+    /// returns the new frame's refs.
+    fn call<'m>(&mut self, m: &'m Mutator, closure: Gc<'m, Obj>, argc: usize) -> Called<'m> {
+        let Obj::Closure(c) = closure.into_ref() else {
             unreachable!("call takes a closure")
         };
-        let function = c.function.get(m).expect("a closure has a function");
-        let Obj::Function(f) = &*function else {
-            unreachable!("a closure wraps a function")
-        };
-        if argc != f.code.arity {
+        let refs = FrameRefs::of(m, c);
+        if argc != refs.code.arity {
             return Err(format!(
                 "Expected {} arguments but got {}.",
-                f.code.arity, argc
+                refs.code.arity, argc
             ));
         }
         if self.frames.len() == MAX_FRAMES {
@@ -674,16 +742,16 @@ impl Stacks {
             base: self.stack.len() - argc - 1,
         });
         self.frame_closures.push(m, Val::from_gc(closure));
-        Ok(())
+        Ok(Some(refs))
     }
 
-    fn call_value(
+    fn call_value<'m>(
         &mut self,
-        m: &Mutator,
-        callee: Val<'_>,
+        m: &'m Mutator,
+        callee: Val<'m>,
         argc: usize,
         init_name: Val<'_>,
-    ) -> Result<(), String> {
+    ) -> Called<'m> {
         if let Some(g) = callee.as_gc() {
             match &*g {
                 Obj::BoundMethod(b) => {
@@ -707,7 +775,7 @@ impl Stacks {
                     } else if argc != 0 {
                         return Err(format!("Expected 0 arguments but got {argc}."));
                     }
-                    return Ok(());
+                    return Ok(None);
                 }
                 Obj::Closure(_) => return self.call(m, g, argc),
                 Obj::Native(n) => {
@@ -716,7 +784,7 @@ impl Stacks {
                     };
                     self.stack.truncate(self.stack.len() - argc - 1);
                     self.stack.push(m, result);
-                    return Ok(());
+                    return Ok(None);
                 }
                 _ => {}
             }
@@ -724,14 +792,14 @@ impl Stacks {
         Err("Can only call functions and classes.".to_string())
     }
 
-    fn invoke_from_class(
+    fn invoke_from_class<'m>(
         &mut self,
-        m: &Mutator,
-        class: Gc<'_, Obj>,
+        m: &'m Mutator,
+        class: Gc<'m, Obj>,
         name: Val<'_>,
         argc: usize,
-    ) -> Result<(), String> {
-        let Obj::Class(c) = &*class else {
+    ) -> Called<'m> {
+        let Obj::Class(c) = class.into_ref() else {
             unreachable!("methods come from a class")
         };
         match c.methods.get(m, name) {
@@ -740,18 +808,18 @@ impl Stacks {
         }
     }
 
-    fn invoke(
+    fn invoke<'m>(
         &mut self,
-        m: &Mutator,
+        m: &'m Mutator,
         name: Val<'_>,
         argc: usize,
         init_name: Val<'_>,
-    ) -> Result<(), String> {
+    ) -> Called<'m> {
         let receiver = self.stack.peek(m, argc);
         let Some(g) = receiver.as_gc() else {
             return Err("Only instances have methods.".to_string());
         };
-        let Obj::Instance(inst) = &*g else {
+        let Obj::Instance(inst) = g.into_ref() else {
             return Err("Only instances have methods.".to_string());
         };
         if let Some(field) = inst.fields.get(m, name) {

@@ -157,18 +157,27 @@ pub fn str_of(o: &Obj) -> &str {
 }
 
 /// Makes a heap Function (and, first, those nested in its constants) from
-/// a compiled prototype. No safepoint runs meanwhile, so the parts held only
-/// in locals stay alive.
+/// a compiled prototype; `global_slot` gives the global variable slot of
+/// each string constant (see `Code::global_slots`). No safepoint runs
+/// meanwhile, so the parts held only in locals stay alive.
 pub fn load_function<'m>(
     m: &'m Mutator,
     strings: &WeakSet<Obj>,
+    global_slot: &mut dyn FnMut(&str) -> u32,
     proto: FunctionProto,
 ) -> Gc<'m, Obj> {
     let FunctionProto {
         name,
-        code,
+        mut code,
         constants,
     } = proto;
+    code.global_slots = constants
+        .iter()
+        .map(|c| match c {
+            Constant::Str(s) => global_slot(s),
+            _ => u32::MAX,
+        })
+        .collect();
     let function = m.alloc(Obj::Function(Function {
         code: Box::new(code),
         name: Member::null(),
@@ -187,7 +196,7 @@ pub fn load_function<'m>(
             let v = match c {
                 Constant::Number(x) => Val::from_number(x),
                 Constant::Str(s) => Val::from_gc(intern(m, strings, &s)),
-                Constant::Function(p) => Val::from_gc(load_function(m, strings, *p)),
+                Constant::Function(p) => Val::from_gc(load_function(m, strings, global_slot, *p)),
             };
             slot.set(m, v);
         }
