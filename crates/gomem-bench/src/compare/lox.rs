@@ -14,7 +14,8 @@
 //!   `cc -O2` into the target directory (beside this executable); without
 //!   the sources or a C compiler its rows are n/a with a note.
 //! - **Checks.** A program prints its results and then, last, its timing:
-//!   the check text is stdout without its last line. `zoo_batch` counts
+//!   the check text is stdout without its last line (and without other
+//!   timings: lines that are fractional numbers, as `equality` prints). `zoo_batch` counts
 //!   batches done in 10 s, so its output depends on speed: it has no check
 //!   (its batch count is kept as the figure `batches`). A program both VMs
 //!   refuse to compile (clox's "Too many constants in one chunk" on
@@ -117,13 +118,23 @@ pub fn build_clox(lox_dir: &Path, bin_dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// The check text of a program's stdout: every line but the last (the
-/// timing); `None` for `zoo_batch` (its counts depend on speed).
+/// timing) and but other timings (`equality` prints three: numbers with a
+/// fraction; the results the benchmarks print are integers, booleans and
+/// words); `None` for `zoo_batch` (its counts depend on speed).
 fn check_of(program: &str, stdout: &str) -> Option<String> {
     if program.ends_with("_batch") {
         return None;
     }
     let lines: Vec<&str> = stdout.lines().collect();
-    Some(lines[..lines.len().saturating_sub(1)].join("\n"))
+    let is_timing = |l: &str| l.contains('.') && l.trim().parse::<f64>().is_ok();
+    Some(
+        lines[..lines.len().saturating_sub(1)]
+            .iter()
+            .filter(|l| !is_timing(l))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// One run of `program` on `imp`: `cmd` is the VM's command line without
@@ -198,6 +209,10 @@ mod tests {
     fn checks_drop_the_timing_line() {
         assert_eq!(check_of("fib", "true\n1.25\n").as_deref(), Some("true"));
         assert_eq!(check_of("fib", "").as_deref(), Some(""));
+        assert_eq!(
+            check_of("equality", "loop\n1.5\nelapsed\n2\nequals\n0.5\n").as_deref(),
+            Some("loop\nelapsed\n2\nequals")
+        );
         assert_eq!(check_of("zoo_batch", "1\n2\n3\n"), None);
         assert_eq!(workloads(&["fib"]), ["lox/fib"]);
     }
