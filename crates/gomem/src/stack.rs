@@ -254,6 +254,21 @@ impl<O> ValueStack<O> {
     /// check, since the value already is on this stack and none is handed
     /// out.
     ///
+    /// ```
+    /// use gomem::{Config, Heap, Value, ValueStack};
+    ///
+    /// let heap = Heap::new(Config::default());
+    /// let m = heap.attach();
+    /// let mut stack: ValueStack<String> = m.value_stack();
+    /// stack.push(&m, Value::from_gc(m.alloc(String::from("local"))));
+    /// stack.push(&m, Value::from_number(1.0));
+    /// stack.push_copy(&m, 0);                        // [local, 1, local]
+    /// assert_eq!(*stack.peek(&m, 0).as_gc().unwrap(), "local");
+    /// stack.push(&m, Value::from_number(2.0));
+    /// stack.set_from_top(&m, 1);                     // [local, 2, local, 2]
+    /// assert_eq!(stack.get(&m, 1).as_number(), Some(2.0));
+    /// ```
+    ///
     /// # Panics
     /// If `i >= len`, or `m` is not the Mutator that made the stack.
     #[inline(always)]

@@ -10,15 +10,20 @@
 //!   entry of `frames` (plain `ip`/`base` indices);
 //! * `open_upvalues` (a `ValueStack`): the open upvalues, sorted by the stack
 //!   slot they name (ascending), with `open_slots` holding those slots;
-//! * `globals` (a `Root` of a `HeapMap`) and `init_string` (a `Root`).
+//! * `globals.values` (a `ValueStack`): one slot per global name (names
+//!   are resolved to slots when a function is loaded), and `init_string`
+//!   (a `Root`).
 //!
-//! The run loop is two loops: the outer one passes a safepoint (or, with
-//! `LOX_STRESS_GC=1`, a full collection) and then derives the current frame
-//! (closure, code, constants, upvalues); the inner one dispatches until a
-//! call, a return or a backward jump, saves `ip` and goes back out. Every
-//! `Gc` the inner loop uses is borrowed from the Mutator for one outer
-//! iteration only, so none lives across a safepoint (the borrow checker
-//! enforces it), and every loop iteration and call reaches one.
+//! The run loop is three loops. The outer one passes a safepoint (or, with
+//! `LOX_STRESS_GC=1`, a full collection) and borrows the Mutator for one
+//! stretch ('m); the frame loop takes the current frame's code, constants
+//! and upvalues (`FrameRefs`, cached per frame for the stretch, so a return
+//! loads nothing and a call only its callee's); the inner loop dispatches.
+//! Calls, returns and backward jumps count down a budget (1024; 1 with
+//! `LOX_STRESS_GC`): at zero the stretch ends at the outer loop's
+//! safepoint. Every `Gc` and `&'m` the loops use is borrowed for one
+//! stretch, so none lives across a safepoint (the borrow checker enforces
+//! it), and every run of calls or loop iterations reaches one.
 
 pub mod object;
 
