@@ -30,7 +30,7 @@ pub mod object;
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
 
-use gomem::{Gc, Heap, HeapMap, Member, Mutator, Root, ValueSlot, ValueStack, WeakSet};
+use gomem::{Gc, Heap, HeapMap, Member, Mutator, Root, Slice, ValueSlot, ValueStack, WeakSet};
 
 use crate::chunk::{Code, OpCode};
 use crate::compiler::compile;
@@ -97,13 +97,15 @@ impl Globals {
 #[derive(Clone, Copy)]
 struct FrameRefs<'m> {
     code: &'m Code,
-    constants: &'m [ValueSlot<Obj>],
-    upvalues: &'m [Member<Obj>],
+    /// None when the function has no constants.
+    constants: Option<&'m Slice<ValueSlot<Obj>>>,
+    /// None when the closure captures nothing.
+    upvalues: Option<&'m Slice<Member<Obj>>>,
 }
 
 impl<'m> FrameRefs<'m> {
     /// The refs of a frame running `closure`.
-    #[inline]
+    #[inline(always)]
     fn of(m: &'m Mutator, closure: &'m Closure) -> FrameRefs<'m> {
         let function = closure
             .function
@@ -115,8 +117,13 @@ impl<'m> FrameRefs<'m> {
         };
         FrameRefs {
             code: &function.code,
-            constants: function.constants.get(m).map_or(&[], |s| &s.into_ref()[..]),
-            upvalues: closure.upvalues.get(m).map_or(&[], |s| &s.into_ref()[..]),
+            constants: function.constants.get(m).map(Gc::into_ref),
+            // Most functions capture nothing: skip the load.
+            upvalues: if function.code.upvalue_count == 0 {
+                None
+            } else {
+                closure.upvalues.get(m).map(Gc::into_ref)
+            },
         }
     }
 }
@@ -338,6 +345,8 @@ impl Vm {
                     constants,
                     upvalues,
                 } = *cache.last().expect("the top frame's refs");
+                let constants: &[ValueSlot<Obj>] = constants.map_or(&[], |s| s);
+                let upvalues: &[Member<Obj>] = upvalues.map_or(&[], |s| s);
                 let code: &[u8] = &function_code.bytes;
                 let global_slots: &[u32] = &function_code.global_slots;
 
@@ -728,6 +737,7 @@ impl Stacks {
 
     /// Pushes a frame for `closure` with `argc` arguments on the stack;
     /// returns the new frame's refs.
+    #[inline]
     fn call<'m>(&mut self, m: &'m Mutator, closure: Gc<'m, Obj>, argc: usize) -> Called<'m> {
         let Obj::Closure(c) = closure.into_ref() else {
             unreachable!("call takes a closure")
