@@ -404,8 +404,7 @@ impl Vm {
                         st.frames[fi].ip = ip;
                         match $r {
                             Err(msg) => return Vm::runtime_error(st, m, out, &msg),
-                            Ok(Some(refs)) => cache.push(refs),
-                            Ok(None) => {}
+                            Ok(()) => {}
                         }
                         if spend!() {
                             break 'frame;
@@ -601,18 +600,18 @@ impl Vm {
                         OpCode::Call => {
                             let argc = read_byte!() as usize;
                             let callee = st.stack.peek(m, argc);
-                            after_call!(st.call_value(m, callee, argc, init_name));
+                            after_call!(st.call_value(m, &mut cache, callee, argc, init_name));
                         }
                         OpCode::Invoke => {
                             let name = read_constant!();
                             let argc = read_byte!() as usize;
-                            after_call!(st.invoke(m, name, argc, init_name));
+                            after_call!(st.invoke(m, &mut cache, name, argc, init_name));
                         }
                         OpCode::SuperInvoke => {
                             let name = read_constant!();
                             let argc = read_byte!() as usize;
                             let superclass = st.stack.pop(m).as_gc().expect("super is a class");
-                            after_call!(st.invoke_from_class(m, superclass, name, argc));
+                            after_call!(st.invoke_from_class(m, &mut cache, superclass, name, argc));
                         }
                         OpCode::Closure => {
                             let f = read_constant!().as_gc().expect("a function constant");
@@ -707,9 +706,11 @@ impl Vm {
     }
 }
 
-/// What a call did: pushed a frame (its refs), finished at once (a native,
-/// a class without `init`), or failed (the message).
-type Called<'m> = Result<Option<FrameRefs<'m>>, String>;
+/// What a call did: pushed a frame (and its refs onto the run loop's
+/// cache, written in place: a returned struct read back with wider loads
+/// stalled store forwarding, 15 % of properties), finished at once (a
+/// native, a class without `init`), or failed (the message).
+type Called = Result<(), String>;
 
 /// The characters of a name constant.
 fn name_str(v: Val<'_>) -> String {
@@ -738,7 +739,13 @@ impl Stacks {
     /// Pushes a frame for `closure` with `argc` arguments on the stack;
     /// returns the new frame's refs.
     #[inline]
-    fn call<'m>(&mut self, m: &'m Mutator, closure: Gc<'m, Obj>, argc: usize) -> Called<'m> {
+    fn call<'m>(
+        &mut self,
+        m: &'m Mutator,
+        cache: &mut Vec<FrameRefs<'m>>,
+        closure: Gc<'m, Obj>,
+        argc: usize,
+    ) -> Called {
         let Obj::Closure(c) = closure.into_ref() else {
             unreachable!("call takes a closure")
         };
@@ -757,23 +764,25 @@ impl Stacks {
             base: self.stack.len() - argc - 1,
         });
         self.frame_closures.push(m, Val::from_gc(closure));
-        Ok(Some(refs))
+        cache.push(refs);
+        Ok(())
     }
 
     fn call_value<'m>(
         &mut self,
         m: &'m Mutator,
+        cache: &mut Vec<FrameRefs<'m>>,
         callee: Val<'m>,
         argc: usize,
         init_name: Val<'_>,
-    ) -> Called<'m> {
+    ) -> Called {
         if let Some(g) = callee.as_gc() {
             match &*g {
                 Obj::BoundMethod(b) => {
                     let slot = self.stack.len() - argc - 1;
                     self.stack.set(m, slot, b.receiver.get(m));
                     let method = b.method.get(m).expect("a bound method has a method");
-                    return self.call(m, method, argc);
+                    return self.call(m, cache, method, argc);
                 }
                 Obj::Class(c) => {
                     let instance = m.alloc(Obj::Instance(Instance {
@@ -786,20 +795,20 @@ impl Stacks {
                     let slot = self.stack.len() - argc - 1;
                     self.stack.set(m, slot, Val::from_gc(instance));
                     if let Some(init) = c.methods.get(m, init_name) {
-                        return self.call(m, init.as_gc().expect("init is a closure"), argc);
+                        return self.call(m, cache, init.as_gc().expect("init is a closure"), argc);
                     } else if argc != 0 {
                         return Err(format!("Expected 0 arguments but got {argc}."));
                     }
-                    return Ok(None);
+                    return Ok(());
                 }
-                Obj::Closure(_) => return self.call(m, g, argc),
+                Obj::Closure(_) => return self.call(m, cache, g, argc),
                 Obj::Native(n) => {
                     let result = match n.function {
                         NativeFn::Clock => Val::from_number(cpu_seconds()),
                     };
                     self.stack.truncate(self.stack.len() - argc - 1);
                     self.stack.push(m, result);
-                    return Ok(None);
+                    return Ok(());
                 }
                 _ => {}
             }
@@ -810,15 +819,21 @@ impl Stacks {
     fn invoke_from_class<'m>(
         &mut self,
         m: &'m Mutator,
+        cache: &mut Vec<FrameRefs<'m>>,
         class: Gc<'m, Obj>,
         name: Val<'_>,
         argc: usize,
-    ) -> Called<'m> {
+    ) -> Called {
         let Obj::Class(c) = class.into_ref() else {
             unreachable!("methods come from a class")
         };
         match c.methods.get(m, name) {
-            Some(method) => self.call(m, method.as_gc().expect("a method is a closure"), argc),
+            Some(method) => self.call(
+                m,
+                cache,
+                method.as_gc().expect("a method is a closure"),
+                argc,
+            ),
             None => Err(format!("Undefined property '{}'.", name_str(name))),
         }
     }
@@ -826,10 +841,11 @@ impl Stacks {
     fn invoke<'m>(
         &mut self,
         m: &'m Mutator,
+        cache: &mut Vec<FrameRefs<'m>>,
         name: Val<'_>,
         argc: usize,
         init_name: Val<'_>,
-    ) -> Called<'m> {
+    ) -> Called {
         let receiver = self.stack.peek(m, argc);
         let Some(g) = receiver.as_gc() else {
             return Err("Only instances have methods.".to_string());
@@ -840,10 +856,10 @@ impl Stacks {
         if let Some(field) = inst.fields.get(m, name) {
             let slot = self.stack.len() - argc - 1;
             self.stack.set(m, slot, field);
-            return self.call_value(m, field, argc, init_name);
+            return self.call_value(m, cache, field, argc, init_name);
         }
         let class = inst.class.get(m).expect("an instance has a class");
-        self.invoke_from_class(m, class, name, argc)
+        self.invoke_from_class(m, cache, class, name, argc)
     }
 
     /// Replaces the instance on top of the stack by its method `name`
