@@ -1,5 +1,6 @@
 //! `gomem-bench compare`: every workload on gomem, on Go and on Rust's GC
-//! crates, side by side.
+//! crates, side by side; and the `lox` group: the book's Lox benchmarks on
+//! gomem-lox and on clox (`compare/lox.rs`).
 //!
 //! How it measures:
 //!
@@ -44,6 +45,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 mod child;
 mod gctrace;
 mod go;
+mod lox;
 mod model;
 mod report;
 mod svg;
@@ -55,6 +57,9 @@ use model::{Latency, Meta, Results, RunRecord, Status};
 
 /// Workloads, in report order.
 pub const WORKLOADS: [&str; 4] = ["binary-trees", "gcbench", "latency", "mark"];
+/// What the command line can select: the workloads, then the `lox` group
+/// (one workload `lox/<program>` per Lox benchmark, on gomem-lox and clox).
+pub const SELECTABLE: [&str; 5] = ["binary-trees", "gcbench", "latency", "mark", lox::GROUP];
 /// Implementations, in report order.
 pub const IMPLS: [&str; 7] = [
     "gomem",
@@ -72,8 +77,9 @@ type GoBuild = Result<PathBuf, (Status, String)>;
 /// Options of `gomem-bench compare`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Workloads to run [default: all].
-    #[arg(value_name = "WORKLOAD", value_parser = WORKLOADS)]
+    /// Workloads to run (`lox`: the Lox benchmarks on gomem-lox and clox)
+    /// [default: all].
+    #[arg(value_name = "WORKLOAD", value_parser = SELECTABLE)]
     pub workloads: Vec<String>,
     /// Runs of each (workload, implementation) [default: 3, or 1 with --quick].
     #[arg(long)]
@@ -84,7 +90,8 @@ pub struct Args {
     /// Run every workload at size `quick` (about a minute in all on 2 cores).
     #[arg(long)]
     pub quick: bool,
-    /// Comma-separated implementations to run [default: all].
+    /// Comma-separated implementations of the non-Lox workloads to run
+    /// [default: all].
     #[arg(long, value_delimiter = ',', value_parser = IMPLS)]
     pub impls: Vec<String>,
     /// Workload size; overrides --quick (`tiny` is for tests).
@@ -97,6 +104,10 @@ pub struct Args {
     /// tree's].
     #[arg(long)]
     pub go_dir: Option<PathBuf>,
+    /// The shared Lox folder (test/benchmark, clox/) [default:
+    /// ../shared/lox beside the repository root].
+    #[arg(long)]
+    pub lox_dir: Option<PathBuf>,
     /// Run nothing: re-render the table and the charts (into --out) from a
     /// results.json written earlier.
     #[arg(long, value_name = "RESULTS_JSON")]
@@ -169,18 +180,22 @@ pub fn run(args: &Args) -> Result<(), Box<dyn Error>> {
 
 /// Runs every measurement and returns the summarised results.
 fn measure(args: &Args) -> Result<Results, Box<dyn Error>> {
-    let size = name(args.size.unwrap_or(if args.quick {
+    let preset = args.size.unwrap_or(if args.quick {
         Preset::Quick
     } else {
         Preset::Default
-    }));
+    });
+    let size = name(preset);
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let workloads: Vec<String> = if args.workloads.is_empty() {
         WORKLOADS.iter().map(|s| s.to_string()).collect()
     } else {
         ordered(&WORKLOADS, &args.workloads)
     };
-    let mut impls: Vec<String> = if args.impls.is_empty() {
+    let want_lox = args.workloads.is_empty() || args.workloads.iter().any(|w| w == lox::GROUP);
+    let mut impls: Vec<String> = if workloads.is_empty() {
+        Vec::new()
+    } else if args.impls.is_empty() {
         IMPLS.iter().map(|s| s.to_string()).collect()
     } else {
         ordered(&IMPLS, &args.impls)
@@ -247,6 +262,43 @@ fn measure(args: &Args) -> Result<Results, Box<dyn Error>> {
             }
         }
     }
+
+    // The lox group: clox built once, then the programs, alternating VMs.
+    let mut lox_setup: Option<(PathBuf, Result<PathBuf, String>)> = None;
+    if want_lox {
+        match lox::find_dir(args.lox_dir.as_deref()) {
+            None => {
+                let note = lox::missing_note(args.lox_dir.as_deref());
+                eprintln!("{note}");
+                meta.notes.push(note);
+            }
+            Some(dir) => {
+                let bin_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+                eprintln!("building clox from {} …", dir.join("clox").display());
+                let clox = lox::build_clox(&dir, &bin_dir);
+                if let Err(e) = &clox {
+                    eprintln!("{e}");
+                    meta.notes.push(e.clone());
+                }
+                let lox_impls: Vec<String> =
+                    lox::LOX_IMPLS.iter().map(|i| i.name.to_string()).collect();
+                for i in &lox::LOX_IMPLS {
+                    meta.notes.push(i.about.to_string());
+                }
+                for w in lox::workloads(crate::sizes::lox_programs(preset)) {
+                    for r in 0..runs {
+                        for k in 0..lox_impls.len() {
+                            let imp = lox_impls[(k + r) % lox_impls.len()].clone();
+                            plan.push((w.clone(), imp, r));
+                        }
+                    }
+                    meta.workloads.push(w);
+                }
+                meta.impls.extend(lox_impls);
+                lox_setup = Some((dir, clox));
+            }
+        }
+    }
     let tty = std::io::stderr().is_terminal();
     let pb = ProgressBar::with_draw_target(Some(plan.len() as u64), ProgressDrawTarget::stderr());
     pb.set_style(
@@ -267,7 +319,20 @@ fn measure(args: &Args) -> Result<Results, Box<dyn Error>> {
             continue;
         }
         pb.set_message(format!("{w} · {imp} · run {}/{runs}", r + 1));
-        let rec = if imp == "go" {
+        let rec = if let Some(program) = w.strip_prefix("lox/") {
+            match &lox_setup {
+                Some((dir, _)) if imp == lox::LOX_IMPLS[0].name => {
+                    let mut cmd = Command::new(&exe);
+                    cmd.arg("lox");
+                    lox::run(cmd, imp, dir, program, *r, timeout)
+                }
+                Some((dir, Ok(clox))) => {
+                    lox::run(Command::new(clox), imp, dir, program, *r, timeout)
+                }
+                Some((_, Err(e))) => RunRecord::empty(w, imp, *r, Status::Na, e.clone()),
+                None => RunRecord::empty(w, imp, *r, Status::Na, "no Lox folder".into()),
+            }
+        } else if imp == "go" {
             match go_bins.iter().find(|(gw, _)| gw == w).map(|(_, b)| b) {
                 Some(Ok(bin)) => run_go(bin, w, &size, *r, timeout),
                 Some(Err((status, msg))) => RunRecord::empty(w, imp, *r, *status, msg.clone()),

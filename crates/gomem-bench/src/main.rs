@@ -52,6 +52,14 @@ enum Command {
     /// (used by `compare`, which runs each measurement in its own process).
     #[command(name = "run-one", hide = true)]
     RunOne(runone::Args),
+    /// Run a Lox script on gomem-lox, exactly as the `lox` binary does
+    /// (used by the `lox` group of `compare`).
+    #[command(hide = true)]
+    Lox {
+        /// The script (none: a REPL).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() {
@@ -69,6 +77,11 @@ fn main() {
         Command::Compare(args) => compare::run(&args),
         Command::RunOne(args) => runone::run(&args),
         Command::Stress(args) => stress::run(&args),
+        Command::Lox { args } => {
+            let argv: Vec<String> = std::iter::once("lox".to_string()).chain(args).collect();
+            let status = gomem_lox::cli::main_with_args(&argv);
+            std::process::exit(i32::from(status));
+        }
     };
     if let Err(e) = result {
         eprintln!("gomem-bench: {e}");

@@ -20,6 +20,31 @@ pub enum Preset {
     Tiny,
 }
 
+/// The Lox benchmark programs (`test/benchmark/<name>.lox`) the `lox`
+/// group of `compare` runs at `size`: all of them by default; `quick`
+/// leaves out `zoo_batch` (a fixed 10 s on each VM); `tiny` runs one short
+/// program.
+pub fn lox_programs(size: Preset) -> &'static [&'static str] {
+    const ALL: [&str; 11] = [
+        "binary_trees",
+        "equality",
+        "fib",
+        "instantiation",
+        "invocation",
+        "method_call",
+        "properties",
+        "string_equality",
+        "trees",
+        "zoo",
+        "zoo_batch",
+    ];
+    match size {
+        Preset::Default => &ALL,
+        Preset::Quick => &ALL[..10],
+        Preset::Tiny => &["method_call"],
+    }
+}
+
 /// The command line that gives `size`: `--flag value` for each of its
 /// flags, in the order the struct declares them.
 pub fn flags<S: clap::Args + Serialize>(size: &S) -> Vec<String> {

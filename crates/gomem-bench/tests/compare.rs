@@ -7,6 +7,8 @@
 //! - End to end: `compare --quick --runs 1 --impls gomem,boxrc --size tiny
 //!   binary-trees` runs real child processes (`run-one`) and writes
 //!   everything.
+//! - The `lox` group at size tiny: one Lox benchmark on gomem-lox and clox
+//!   (clox n/a without a C compiler; skipped without the shared Lox folder).
 //! - Without `go` on PATH the Go rows are skipped with a note, not failed.
 //!
 //! The gctrace parser's tests on the recorded Go trace (fixtures/) are unit
@@ -267,4 +269,41 @@ fn missing_go_is_skipped_not_failed() {
     assert!(stdout.contains(msg), "{stdout}");
     assert!(stdout.contains("| gomem |"), "{stdout}");
     assert!(!stdout.contains("| go |"), "{stdout}");
+}
+
+/// The `lox` group at size tiny: one benchmark program, once on each VM.
+#[test]
+fn lox_group_tiny() {
+    let lox_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/lox");
+    if !lox_dir.join("test/benchmark").is_dir() {
+        println!("skipped: ../shared/lox/test/benchmark not found, the lox group was not run");
+        return;
+    }
+    let dir = scratch("lox");
+    let out = bin()
+        .args(["compare", "lox", "--size", "tiny", "--runs", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("## lox/method_call"), "{stdout}");
+    assert!(stdout.contains("| gomem-lox |"), "{stdout}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let runs = json["runs"].as_array().unwrap();
+    let lox = runs.iter().find(|r| r["impl"] == "gomem-lox").unwrap();
+    assert_eq!(lox["workload"], "lox/method_call");
+    assert_eq!(lox["status"], "ok", "{lox}");
+    assert_eq!(lox["check"], "true\nfalse");
+    assert!(lox["cpu_s"].as_f64().unwrap() > 0.0);
+    assert!(lox["gc_count"].as_f64().is_some());
+    let clox = runs.iter().find(|r| r["impl"] == "clox").unwrap();
+    if clox["status"] == "ok" {
+        assert_eq!(clox["check"], "true\nfalse");
+        assert_eq!(json["checks"][0]["agree"], true);
+    } else {
+        println!("clox not run: {}", clox["message"]);
+    }
 }

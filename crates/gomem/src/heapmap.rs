@@ -187,7 +187,7 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
     ///
     /// # Panics
     /// If the map holds entries but does not lie in `m`'s heap.
-    #[inline]
+    #[inline(always)]
     pub fn get<'m>(&self, m: &'m Mutator, key: Value<'_, O>) -> Option<Value<'m, O>> {
         let buf = self.buf.get(m)?;
         let i = Self::find(&buf, key.bits())?;

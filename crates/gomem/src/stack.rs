@@ -138,7 +138,7 @@ impl<O> ValueStack<O> {
     /// # Panics
     /// If `m` is not the Mutator that made the stack, or `v` points into
     /// another heap.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, m: &Mutator, v: Value<'_, O>) {
         self.check_owner(m);
         let w = v.bits();
@@ -171,7 +171,7 @@ impl<O> ValueStack<O> {
     ///
     /// # Panics
     /// If the stack is empty, or `m` is not the Mutator that made it.
-    #[inline]
+    #[inline(always)]
     pub fn pop<'m>(&mut self, m: &'m Mutator) -> Value<'m, O> {
         self.check_owner(m);
         if self.len == 0 {
@@ -187,7 +187,7 @@ impl<O> ValueStack<O> {
     ///
     /// # Panics
     /// If `i >= len`, or `m` is not the Mutator that made the stack.
-    #[inline]
+    #[inline(always)]
     pub fn get<'m>(&self, m: &'m Mutator, i: usize) -> Value<'m, O> {
         self.check_owner(m);
         if i >= self.len {
@@ -202,7 +202,7 @@ impl<O> ValueStack<O> {
     /// # Panics
     /// If `i >= len`, `m` is not the Mutator that made the stack, or `v`
     /// points into another heap.
-    #[inline]
+    #[inline(always)]
     pub fn set(&mut self, m: &Mutator, i: usize, v: Value<'_, O>) {
         self.check_owner(m);
         if i >= self.len {
@@ -221,7 +221,7 @@ impl<O> ValueStack<O> {
     /// # Panics
     /// If the stack holds no such value, or `m` is not the Mutator that
     /// made it.
-    #[inline]
+    #[inline(always)]
     pub fn peek<'m>(&self, m: &'m Mutator, distance_from_top: usize) -> Value<'m, O> {
         self.check_owner(m);
         if distance_from_top >= self.len {
@@ -249,8 +249,65 @@ impl<O> ValueStack<O> {
         Value::from_bits_unchecked(w)
     }
 
+    /// Pushes a copy of the value at `i` (a local variable's read in a VM):
+    /// one plain store, with neither `push`'s heap check nor `get`'s busy
+    /// check, since the value already is on this stack and none is handed
+    /// out.
+    ///
+    /// ```
+    /// use gomem::{Config, Heap, Value, ValueStack};
+    ///
+    /// let heap = Heap::new(Config::default());
+    /// let m = heap.attach();
+    /// let mut stack: ValueStack<String> = m.value_stack();
+    /// stack.push(&m, Value::from_gc(m.alloc(String::from("local"))));
+    /// stack.push(&m, Value::from_number(1.0));
+    /// stack.push_copy(&m, 0);                        // [local, 1, local]
+    /// assert_eq!(*stack.peek(&m, 0).as_gc().unwrap(), "local");
+    /// stack.push(&m, Value::from_number(2.0));
+    /// stack.set_from_top(&m, 1);                     // [local, 2, local, 2]
+    /// assert_eq!(stack.get(&m, 1).as_number(), Some(2.0));
+    /// ```
+    ///
+    /// # Panics
+    /// If `i >= len`, or `m` is not the Mutator that made the stack.
+    #[inline(always)]
+    pub fn push_copy(&mut self, m: &Mutator, i: usize) {
+        self.check_owner(m);
+        if i >= self.len {
+            out_of_range(i, self.len);
+        }
+        if self.len == self.cap {
+            self.grow();
+        }
+        // SAFETY: i < len <= cap and len < cap: two slots of the buffer; the
+        // owner runs its P (it holds its `&Mutator`: checked), so only it
+        // touches them (module header).
+        unsafe { self.ptr.add(self.len).write(self.ptr.add(i).read()) };
+        self.len += 1;
+        self.publish_len();
+    }
+
+    /// Copies the top value into slot `i` (a local variable's write in a
+    /// VM): one plain store, with neither check `set` makes on a value
+    /// from elsewhere (it already is on this stack).
+    ///
+    /// # Panics
+    /// If the stack is empty, `i >= len`, or `m` is not the Mutator that
+    /// made it.
+    #[inline(always)]
+    pub fn set_from_top(&mut self, m: &Mutator, i: usize) {
+        self.check_owner(m);
+        if i >= self.len {
+            out_of_range(i, self.len);
+        }
+        // SAFETY: i < len and len - 1 < len <= cap; owner-only writes
+        // (checked, module header).
+        unsafe { self.ptr.add(i).write(self.ptr.add(self.len - 1).read()) };
+    }
+
     /// Number of values.
-    #[inline]
+    #[inline(always)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -262,7 +319,7 @@ impl<O> ValueStack<O> {
     }
 
     /// Drops the values above `len` (nothing if the stack is shorter).
-    #[inline]
+    #[inline(always)]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len {
             self.len = len;

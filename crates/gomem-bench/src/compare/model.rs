@@ -410,7 +410,7 @@ fn summarise(meta: &Meta, runs: &[RunRecord]) -> Vec<Summary> {
                     median_by.insert(m.key().to_string(), v);
                 }
             }
-            if imp == "gomem" {
+            if is_baseline(imp) {
                 gomem = Some(median_by.clone());
             }
             out.push(Summary {
@@ -434,6 +434,12 @@ fn summarise(meta: &Meta, runs: &[RunRecord]) -> Vec<Summary> {
         }
     }
     out
+}
+
+/// Whether `imp` is the baseline of the ratios: gomem, or gomem-lox in
+/// the lox group.
+pub fn is_baseline(imp: &str) -> bool {
+    imp == "gomem" || imp == "gomem-lox"
 }
 
 /// Normalises a check text: trims each line, drops empty and `#` lines.

@@ -84,7 +84,7 @@ fn cell(s: &Summary, m: Metric) -> String {
         None => "–".to_string(),
         Some(v) => {
             let mut c = fmt_value(m, v);
-            if s.imp != "gomem" {
+            if !super::model::is_baseline(&s.imp) {
                 if let Some(r) = s.ratio(m) {
                     let _ = write!(c, " ({})", fmt_ratio(r));
                 }
@@ -129,7 +129,8 @@ pub fn markdown(res: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        ". Each cell: median over separate processes; (×) = ratio to gomem; lower is better."
+        ". Each cell: median over separate processes; (×) = ratio to gomem (gomem-lox in the \
+         lox group); lower is better."
     );
 
     for w in &meta.workloads {

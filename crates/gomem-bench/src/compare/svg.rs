@@ -26,7 +26,8 @@ const FONT: &str = "font-family=\"Helvetica, Arial, sans-serif\"";
 /// The colour of an implementation (stable across charts).
 pub fn colour(imp: &str) -> &'static str {
     match imp {
-        "gomem" => "#1f5fd1",
+        "gomem" | "gomem-lox" => "#1f5fd1",
+        "clox" => "#495057",
         "go" => "#00a1b8",
         "boxrc" => "#7f7f7f",
         "gc-arena" => "#d9480f",
@@ -519,7 +520,7 @@ pub fn write_all(res: &Results, dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
     for w in &res.meta.workloads {
         if let Some(s) = heap_chart(res, w) {
-            let p = dir.join(format!("heap-{w}.svg"));
+            let p = dir.join(format!("heap-{}.svg", w.replace('/', "-")));
             std::fs::write(&p, s)?;
             files.push(p);
         }
