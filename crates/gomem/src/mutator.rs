@@ -214,6 +214,14 @@ impl Mutator {
     #[cold]
     #[inline(never)]
     fn shade_loaded(&self, v: usize) {
+        // A heap that has only ever had one P has never had two Mutators at
+        // once: nothing can have been lent to this one from another's grey
+        // stack. A second P is counted before its Mutator exists; lending a
+        // `&T` to this thread afterwards needs synchronisation that orders
+        // the count before this load, so Relaxed cannot miss it.
+        if self.inner().ps_made.load(Ordering::Relaxed) < 2 {
+            return;
+        }
         // SAFETY: `v` was loaded from a Member of this heap, so it is an
         // object of this heap, whose span lives as long as the heap.
         let span = unsafe { &*arena::span_of(v) };

@@ -25,7 +25,7 @@
 //! methods of [`Heap`] are in `heap.rs`.
 
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -117,6 +117,11 @@ pub(crate) struct Collector {
     pub(crate) created: Instant,
     ps: Mutex<Vec<NonNull<P>>>,
     free_ps: Mutex<Vec<NonNull<P>>>,
+    /// How many Ps this heap has made (never falls: Ps are reused, not
+    /// freed). While it is 1, no two Mutators of the heap have ever existed
+    /// at once, so no pointer can travel between two of them outside the
+    /// heap, and the load barrier has nothing to do (`Mutator::load_barrier`).
+    pub(crate) ps_made: AtomicUsize,
 }
 
 // SAFETY: the P pointers are boxes owned by the heap, shared under the
@@ -179,6 +184,7 @@ impl Collector {
             created: Instant::now(),
             ps: Mutex::new(Vec::new()),
             free_ps: Mutex::new(Vec::new()),
+            ps_made: AtomicUsize::new(0),
         }
     }
 
@@ -221,6 +227,7 @@ impl Collector {
         let mut ps = self.ps.lock();
         let p = NonNull::from(Box::leak(Box::new(P::new(ps.len(), self))));
         ps.push(p);
+        self.ps_made.store(ps.len(), Ordering::Release);
         p
     }
 
