@@ -58,7 +58,11 @@
 //!   do this, so the hybrid barrier alone does not cover it. gomem adds a
 //!   **load barrier**: while a P's stack is black in a marking cycle, every
 //!   pointer it loads that is not marked is logged in its barrier buffer,
-//!   which the terminator checks like any barrier entry. (A lender cannot
+//!   which the terminator checks like any barrier entry. A heap that has
+//!   only ever had one P skips it: no two of its Mutators ever coexisted,
+//!   so nothing can have been lent (the second P is counted before its
+//!   Mutator exists, and the lending itself orders that count before the
+//!   receiver's load). (A lender cannot
 //!   pass a safepoint while its `&T` is out, so the cycle cannot end with
 //!   the lender's stack grey either.) Every other way into a black stack
 //!   already shades: allocation is black, `Root::get` returns a scanned
