@@ -12,10 +12,25 @@
 //! indices in the code are `< constants.len() <= MAX_CONSTANTS`; jump
 //! operands are big-endian u16 offsets from the end of the operand.
 
-/// The opcodes, with clox's set and operand layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum OpCode {
+/// Declares the opcodes once: the enum (one byte each, in order) and the
+/// table that decodes a byte back into one.
+macro_rules! opcodes {
+    ($($(#[$doc:meta])* $op:ident,)*) => {
+        /// The opcodes, with clox's set and operand layout.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum OpCode {
+            $($(#[$doc])* $op,)*
+        }
+
+        impl OpCode {
+            /// Every opcode, indexed by its byte.
+            pub const ALL: &'static [OpCode] = &[$(OpCode::$op,)*];
+        }
+    };
+}
+
+opcodes! {
     /// `[const]` push constant.
     Constant,
     Nil,
@@ -76,50 +91,6 @@ pub enum OpCode {
 }
 
 impl OpCode {
-    /// Every opcode, indexed by its byte.
-    pub const ALL: [OpCode; 37] = {
-        use OpCode::*;
-        [
-            Constant,
-            Nil,
-            True,
-            False,
-            Pop,
-            GetLocal,
-            SetLocal,
-            GetGlobal,
-            DefineGlobal,
-            SetGlobal,
-            GetUpvalue,
-            SetUpvalue,
-            GetProperty,
-            SetProperty,
-            GetSuper,
-            Equal,
-            Greater,
-            Less,
-            Add,
-            Subtract,
-            Multiply,
-            Divide,
-            Not,
-            Negate,
-            Print,
-            Jump,
-            JumpIfFalse,
-            Loop,
-            Call,
-            Invoke,
-            SuperInvoke,
-            Closure,
-            CloseUpvalue,
-            Return,
-            Class,
-            Inherit,
-            Method,
-        ]
-    };
-
     /// Decodes a byte (None for a byte that is no opcode).
     #[inline]
     pub fn from_byte(b: u8) -> Option<OpCode> {

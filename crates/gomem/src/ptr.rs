@@ -184,8 +184,9 @@ impl<T> Member<T> {
         // SAFETY: the Member lives in m's heap (checked), so its value is an
         // object of that heap (set only through `set`, which checks the
         // target's heap), reachable from the object holding the Member, which
-        // is reachable since we hold a reference to it; it stays alive until
-        // m's next safepoint, which ends 'm.
+        // is reachable since we hold a reference to it (or shaded by the
+        // load barrier when that reference was lent by another mutator's
+        // grey stack); it stays alive until m's next safepoint, which ends 'm.
         Some(unsafe { Gc::from_addr(v) })
     }
 

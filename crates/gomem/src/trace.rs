@@ -523,11 +523,7 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     const __HIDDEN_MEMBERS: bool = T::__HIDDEN_MEMBERS;
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        if !T::NO_MEMBERS {
-            for v in self {
-                v.trace(tracer);
-            }
-        }
+        self.as_slice().trace(tracer);
     }
 }
 
