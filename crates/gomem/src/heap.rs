@@ -73,7 +73,9 @@ impl Heap {
         self.inner().stats.summary()
     }
 
-    /// Bytes the last cycle found live.
+    /// The live heap the last cycle left (Go's `heapMarked`): bytes it
+    /// marked, plus bytes allocated black while it ran up to the cycle's
+    /// heap distance. The next goal is computed from it.
     pub fn live_bytes(&self) -> usize {
         self.inner().pacer.heap_marked()
     }

@@ -128,9 +128,13 @@ fn churn(m: &mut Mutator, bytes: usize) {
     std::hint::black_box(sum);
 }
 
-/// GOGC=100 aims the heap at twice the live heap: every steady-state cycle's
-/// goal is within 2.1 × live (the pacer's decision, which no scheduling can
-/// move), and the heap never runs away from it. How far the heap overshoots
+/// GOGC=100 aims the heap at twice the live heap a cycle leaves — what it
+/// marked plus the share of its black allocation expected to survive (as
+/// Go counts black bytes as marked; `gc/pacer.rs`) — and the heap never
+/// runs away from it. The black share grows with the mark phase's length
+/// (a loaded machine stretches it) but is at most the cycle's heap distance
+/// times the survival rate (here ½), so every steady-state goal is between
+/// 2 × and 3 × the retained bytes (quiet machine: 2.25 ×). How far the heap overshoots
 /// its goal while a cycle marks depends on how much CPU the collector gets
 /// (a loaded machine stretches the mark phase): that figure is a benchmark's
 /// (`gomem-bench binary-trees` reports peak RSS beside Go's), so here it is
@@ -167,7 +171,7 @@ fn gogc_100_aims_the_heap_at_twice_live_and_never_runs_away() {
     assert!(steady.len() > 5, "{} steady cycles", steady.len());
     for r in &steady {
         assert!(
-            r.goal as f64 <= 2.1 * live as f64 && r.goal >= live,
+            r.goal as f64 <= 3.0 * live as f64 && r.goal >= 2 * live,
             "cycle {}: goal {} MiB for {} MiB live",
             r.n,
             r.goal / MIB,
@@ -192,7 +196,7 @@ fn gogc_100_aims_the_heap_at_twice_live_and_never_runs_away() {
     // And the goal tracks the live heap, not a runaway.
     let goal = heap.heap_goal();
     assert!(
-        goal >= 2 * marked && goal as f64 <= 2.2 * live as f64,
+        goal >= 2 * marked && goal as f64 <= 3.0 * live as f64,
         "goal {goal}, marked {marked}"
     );
 }

@@ -353,7 +353,9 @@ impl Collector {
             self.mheap.counters.inuse.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        self.pacer.on_flip(&self.mheap, &self.roots, marked, black);
+        let utilization = self.cycle_gc_utilization();
+        self.pacer
+            .on_flip(&self.mheap, &self.roots, marked, black, utilization);
         self.note_heap_growth();
         self.stats.num_gc.fetch_add(1, Ordering::Relaxed);
         let record = self.cycle_record(n, heap_end, marked, goal);
@@ -364,6 +366,21 @@ impl Collector {
             let _ = writeln!(std::io::stderr(), "{}", format_gctrace(&record));
         }
         self.stats.push_cycle(record);
+    }
+
+    /// The share of the machine's CPU the collector (assists and
+    /// background marking) used from this cycle's start to now: the pacer
+    /// scales the growth it saw during marking by it (Go's cons/mark).
+    fn cycle_gc_utilization(&self) -> f64 {
+        let t = *self.control.times.lock();
+        let Some(start) = t.start else { return 0.0 };
+        let wall_ns = start.elapsed().as_nanos() as f64 * cpus() as f64;
+        let gc_ns = (self.stats.assist_ns.load(Ordering::Relaxed) - t.assist_ns)
+            + (self.stats.worker_ns.load(Ordering::Relaxed) - t.worker_ns);
+        if wall_ns <= 0.0 {
+            return 0.0;
+        }
+        gc_ns as f64 / wall_ns
     }
 
     /// What cycle `n` did, for the history and gctrace (at its flip).

@@ -50,6 +50,9 @@ const HANDSHAKE_PARK: Duration = Duration::from_micros(20);
 const WORKER_IDLE_PARK: Duration = Duration::from_millis(50);
 /// How long it sleeps during Mark when the global queue is empty.
 const WORKER_EMPTY_QUEUE_PARK: Duration = Duration::from_micros(200);
+/// Scan work a background drainer does between postings of assist credit
+/// (about a quarter of a millisecond of marking).
+const CREDIT_CHUNK_BYTES: u64 = 256 << 10;
 /// Spans the background sweeper sweeps between checks.
 const SWEEP_BATCH: usize = 64;
 
@@ -157,7 +160,14 @@ pub(crate) fn worker(heap: Arc<Collector>) {
             continue;
         }
         let start = Instant::now();
-        drain.run(u64::MAX);
+        // In chunks, so that assists see the credit as it is earned.
+        loop {
+            let scanned = drain.run(CREDIT_CHUNK_BYTES);
+            heap.mark.post_credit(scanned);
+            if scanned < CREDIT_CHUNK_BYTES {
+                break;
+            }
+        }
         drain.flush();
         heap.gc_word().deregister();
         heap.stats.record_worker(start.elapsed());
@@ -174,7 +184,7 @@ fn help_mark(heap: &Collector, n: u32) {
     let start = Instant::now();
     {
         let mut drain = Drain::new(&heap.mark);
-        drain.run(256 << 10);
+        heap.mark.post_credit(drain.run(CREDIT_CHUNK_BYTES));
     }
     heap.gc_word().deregister();
     heap.stats.record_worker(start.elapsed());

@@ -24,7 +24,7 @@
 //! heap) and scanned bytes (the scan work the pacer plans with) are counted
 //! per agent and flushed when it stops.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_deque::{Injector, Steal, Worker};
 
@@ -55,9 +55,14 @@ pub struct MarkState {
     pub bytes_scanned: AtomicU64,
     /// Objects marked this cycle.
     pub objects_marked: AtomicU64,
-    /// Bytes allocated black this cycle (not evidence of liveness: they
-    /// are in the heap until the next cycle, but not counted as live).
+    /// Bytes allocated black this cycle (counted as live up to a cap:
+    /// `gc/pacer.rs`).
     pub bytes_black: AtomicUsize,
+    /// Scan work done by the background (mark workers, the coordinator)
+    /// and not yet claimed by an assist (Go's `bgScanCredit`): a mutator in
+    /// debt takes from it before scanning itself, so it assists only when
+    /// the background falls behind the pacer's schedule.
+    pub bg_credit: AtomicI64,
 }
 
 impl MarkState {
@@ -67,6 +72,34 @@ impl MarkState {
         self.bytes_scanned.store(0, Ordering::Relaxed);
         self.objects_marked.store(0, Ordering::Relaxed);
         self.bytes_black.store(0, Ordering::Relaxed);
+        self.bg_credit.store(0, Ordering::Relaxed);
+    }
+
+    /// Adds `bytes` of background scan work to the credit assists draw on.
+    pub fn post_credit(&self, bytes: u64) {
+        self.bg_credit
+            .fetch_add(bytes.min(i64::MAX as u64) as i64, Ordering::Relaxed);
+    }
+
+    /// Takes up to `want` bytes of background credit; returns what it took.
+    pub fn take_credit(&self, want: u64) -> u64 {
+        let want = want.min(i64::MAX as u64) as i64;
+        let mut have = self.bg_credit.load(Ordering::Relaxed);
+        loop {
+            let take = have.min(want);
+            if take <= 0 {
+                return 0;
+            }
+            match self.bg_credit.compare_exchange_weak(
+                have,
+                have - take,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return take as u64,
+                Err(now) => have = now,
+            }
+        }
     }
 
     /// Whether no grey object is queued globally.
