@@ -249,7 +249,7 @@ impl Config {
 
 /// Parses a `GOGC` value: `Ok(Some(percent))`, or `Ok(None)` for `off`.
 ///
-/// Accepted: a non-negative decimal integer up to [`MAX_GC_PERCENT`] (Go's
+/// Accepted: a non-negative decimal integer up to `i32::MAX` (Go's
 /// `int32`; leading zeros are fine), `off` in any case, and the empty string,
 /// which (like an unset variable) means the default, 100. Everything else is
 /// an error: whitespace, a sign (`-1`, `+5`), fractions (`12.5`), exponents
@@ -302,7 +302,7 @@ pub fn parse_gogc(s: &str) -> Result<Option<u32>, ConfigError> {
 /// Accepted, as Go's `^[0-9]+(([KMGT]i)?B)?$`: a non-negative decimal
 /// integer with an optional unit `B`, `KiB`, `MiB`, `GiB` or `TiB` (powers of
 /// 1024, case-sensitive, no space before the unit), up to
-/// [`MAX_MEMORY_LIMIT`] bytes in total. `off` (in any case) and the empty
+/// `i64::MAX` bytes in total (Go's `int64`). `off` (in any case) and the empty
 /// string mean no limit. `0` is a valid limit of zero bytes: the collector
 /// then runs continuously, held back only by the CPU limiter. Errors:
 /// whitespace, signs, fractions (`1.5GiB`), a unit without a number (`GiB`),

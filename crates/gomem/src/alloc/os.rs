@@ -48,7 +48,8 @@ pub struct OsError {
     pub bytes: usize,
     /// `errno` as the OS reported it (`ENOMEM` for injected faults).
     pub errno: i32,
-    /// True when the refusal was injected by [`Faults`].
+    /// True when the refusal was injected by the test-only fault injector
+    /// (`Faults`), not made by the OS.
     pub injected: bool,
 }
 
