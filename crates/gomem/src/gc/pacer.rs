@@ -20,9 +20,13 @@
 //!   them, as Go does, let gomem's faster mutator inflate the goal past
 //!   Go's peak RSS (binary-trees 21: 228 MiB against Go's 218), and a mark
 //!   phase stretched by a mutator that passes no safepoint (one building a
-//!   128 MiB tree) would double a goal on garbage. They also never count
-//!   for more than the cycle's heap distance. Every black byte still counts
-//!   as heap: the heap size restarts from marked + black after the flip.
+//!   128 MiB tree) would double a goal on garbage. So only black bytes
+//!   allocated before the heap passed the goal count: what lies past it is
+//!   overshoot — a starved collector, a mutator without safepoints — and
+//!   counting it would make the next goal reward the overshoot (a loaded
+//!   machine drove binary-trees 21 to 367 MiB so). Every black byte still
+//!   counts as heap: the heap size restarts from marked + black after the
+//!   flip.
 //! * **Trigger**: the goal minus the *runway* — the largest heap growth
 //!   the last five mark phases would have seen had the collector used only
 //!   its background share of the CPU (the growth each saw, scaled by the
@@ -173,18 +177,16 @@ fn background_utilization() -> f64 {
 }
 
 /// The live heap a cycle leaves (the next goal's base): what it marked,
-/// plus its black bytes expected to survive — as many as survived of the
-/// heap the cycle started from (`marked / heap_at_start`) — and never more
-/// than the cycle's heap `distance` (module header).
-pub fn live_after_cycle(
-    marked: usize,
-    black: usize,
-    heap_at_start: usize,
-    distance: usize,
-) -> usize {
+/// plus the black bytes it allocated before the heap passed its `goal` —
+/// what lies past the goal is overshoot (a starved collector, a mutator
+/// that reaches no safepoint), not growth the pacer planned for — scaled
+/// by the share that survived of the heap the cycle started from
+/// (`marked / heap_at_start`): as many of them are expected to survive
+/// (module header).
+pub fn live_after_cycle(marked: usize, black: usize, heap_at_start: usize, goal: usize) -> usize {
+    let planned = black.min(goal.saturating_sub(heap_at_start));
     let survival = marked as f64 / heap_at_start.max(marked).max(1) as f64;
-    let surviving_black = (black as f64 * survival) as usize;
-    marked.saturating_add(surviving_black.min(distance))
+    marked.saturating_add((planned as f64 * survival) as usize)
 }
 
 /// Pacing state of one heap (module header).
@@ -408,9 +410,8 @@ impl Pacer {
         };
         self.runway.store(runway, Ordering::Relaxed);
         self.reached.store(marked, Ordering::Relaxed);
-        let distance = self.goal().saturating_sub(self.heap_marked());
         let heap_at_start = self.live_at_trigger.load(Ordering::Relaxed);
-        let live = live_after_cycle(marked, black, heap_at_start, distance);
+        let live = live_after_cycle(marked, black, heap_at_start, self.goal());
         self.heap_marked.store(live, Ordering::Relaxed);
         self.last_goal.store(self.goal(), Ordering::Relaxed);
         mheap
@@ -603,22 +604,29 @@ mod tests {
     }
 
     #[test]
-    fn black_bytes_count_as_live_as_the_heap_survived_up_to_the_distance() {
+    fn black_bytes_count_as_live_as_the_heap_survived_up_to_the_goal() {
         // Half of the heap the cycle started from survived: half of what
         // was allocated black is expected to.
         assert_eq!(
-            live_after_cycle(64 * MIB, 16 * MIB, 128 * MIB, 64 * MIB),
+            live_after_cycle(64 * MIB, 16 * MIB, 128 * MIB, 160 * MIB),
             72 * MIB
         );
         // Everything survived (a growing heap): all of it counts.
         assert_eq!(
-            live_after_cycle(64 * MIB, 16 * MIB, 64 * MIB, 64 * MIB),
+            live_after_cycle(64 * MIB, 16 * MIB, 64 * MIB, 128 * MIB),
             80 * MIB
         );
-        // A phase stretched over a 128 MiB build of garbage: capped.
+        // A starved collector: the heap ran 40 MiB past its goal while
+        // marking; only what came before the goal counts.
+        assert_eq!(
+            live_after_cycle(64 * MIB, 60 * MIB, 128 * MIB, 148 * MIB),
+            74 * MIB
+        );
+        // A phase stretched over a 128 MiB build of garbage by a mutator
+        // that reached no safepoint: what came before the 4 MiB goal.
         assert_eq!(
             live_after_cycle(3 * MIB, 128 * MIB, 3 * MIB, 4 * MIB),
-            7 * MIB
+            4 * MIB
         );
     }
 
