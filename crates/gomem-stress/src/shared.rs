@@ -1,7 +1,8 @@
 //! State shared by the threads of a run that holds no heap handle, so the
 //! heap can be dropped (at teardown) while it lives: the configuration, the
 //! model lock, the id counter, the drop ledger, the stop flag, the counters
-//! of what was done, and the failures.
+//! of what was done, the key texts' lookup counters (module `keys`), and
+//! the failures.
 //!
 //! Invariants: the model is only touched under its lock (module `model`);
 //! `model_len` and `reachable` are hints read without the lock (the op mix
@@ -17,6 +18,7 @@ use gomem::Heap;
 
 use crate::canary::Ledger;
 use crate::config::StressConfig;
+use crate::keys::KEY_TEXTS;
 use crate::model::Model;
 use crate::report::StressReport;
 
@@ -47,9 +49,36 @@ pub(crate) enum Counter {
     AttachRefusals,
     /// Yields and sleeps injected (module `starve`).
     Yields,
+    /// Value words read and decoded (module `values`).
+    ValueReads,
+    /// Stores into value slots and map entries, and cells' node links.
+    ValueStores,
+    /// Pointers moved through the stack out of a value slot.
+    ValueMoves,
+    /// `HeapMap` sets and removes.
+    MapOps,
+    /// Pointers pushed on value stacks (module `vstack`).
+    StackPushes,
+    /// Values read back from value stacks and checked.
+    StackChecks,
+    /// Of which read back after two or more cycles on the stack.
+    StackAged,
+    /// `WeakSet::intern` calls (module `keys`).
+    Interns,
+    /// Lookups that found a live key.
+    InternHits,
+    /// Interns that made a new key.
+    InternMisses,
+    /// Interns under the lock that made a new key for a text the set had
+    /// returned another key for.
+    KeyRenewals,
+    /// Reachable keys the verifier found by `find`, same object.
+    KeyFinds,
+    /// Texts the verifier saw vanish after their keys died.
+    KeyEvictions,
 }
 
-const N_COUNTERS: usize = Counter::Yields as usize + 1;
+const N_COUNTERS: usize = Counter::KeyEvictions as usize + 1;
 
 /// The shared state (module header).
 pub(crate) struct Shared {
@@ -74,6 +103,9 @@ pub(crate) struct Shared {
     pub(crate) last_verify_ms: AtomicU64,
     /// Cap on the model's nodes: `threads × objects_per_thread`.
     pub(crate) object_budget: usize,
+    /// Per key text: bumped before and after every lookup outside the
+    /// verifier (module `keys`).
+    pub(crate) key_touches: Vec<AtomicU64>,
 }
 
 impl Shared {
@@ -94,7 +126,13 @@ impl Shared {
             start: Instant::now(),
             last_verify_ms: AtomicU64::new(0),
             object_budget: cfg.threads * cfg.objects_per_thread,
+            key_touches: (0..KEY_TEXTS).map(|_| AtomicU64::new(0)).collect(),
         }
+    }
+
+    /// Notes a lookup of key text `n` (module `keys`).
+    pub(crate) fn touch_key(&self, n: u64) {
+        self.key_touches[n as usize].fetch_add(1, Ordering::SeqCst);
     }
 
     /// Records a failure (module header).
@@ -169,6 +207,20 @@ impl Shared {
             drop_refusals: self.ledger.refusals.load(Ordering::Relaxed),
             attach_refusals: self.get(Counter::AttachRefusals),
             yields: self.get(Counter::Yields),
+            value_reads: self.get(Counter::ValueReads),
+            value_stores: self.get(Counter::ValueStores),
+            value_moves: self.get(Counter::ValueMoves),
+            map_ops: self.get(Counter::MapOps),
+            stack_pushes: self.get(Counter::StackPushes),
+            stack_checks: self.get(Counter::StackChecks),
+            stack_aged: self.get(Counter::StackAged),
+            interns: self.get(Counter::Interns),
+            intern_hits: self.get(Counter::InternHits),
+            intern_misses: self.get(Counter::InternMisses),
+            key_renewals: self.get(Counter::KeyRenewals),
+            key_finds: self.get(Counter::KeyFinds),
+            key_evictions: self.get(Counter::KeyEvictions),
+            keys_left: 0,
             hogs: self.cfg.hogs,
             objects_left: 0,
             bytes_left: 0,
