@@ -45,6 +45,7 @@ use std::sync::atomic::Ordering;
 
 use gomem::{Gc, Mutator, Value};
 
+use crate::canary::CLOBBERED;
 use crate::model::Model;
 use crate::oracle::Oracle;
 use crate::shared::Counter;
@@ -87,10 +88,12 @@ fn key_eq(o: &Obj, n: u64, text: &str, bad: &RefCell<Option<String>>) -> bool {
         Obj::Key(k) => k.n == n && *k.text == *text,
         Obj::Cell(c) => {
             bad.borrow_mut().get_or_insert_with(|| {
-                format!(
-                    "the weak set showed a cell (id field {}) to eq, looking up text {n}",
-                    c.id
-                )
+                let what = if c.id == CLOBBERED {
+                    "a freed object (clobber-free poison)".to_string()
+                } else {
+                    format!("a cell (id field {:#x}, canary {:#x})", c.id, c.canary)
+                };
+                format!("the weak set showed {what} to eq, looking up text {n}")
             });
             false
         }

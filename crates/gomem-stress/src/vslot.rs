@@ -13,7 +13,8 @@
 //!
 //! Slots are picked by a walk ([`Worker::pick_vslot`]): a node picked by a
 //! walk from the roots, one of its value slots, and, while the value is a
-//! cell, sometimes down into one of the cell's slots or map entries. Every
+//! cell, two times in three down into one of the cell's slots or map
+//! entries. Every
 //! value passed is read, decoded and compared with the model, and every
 //! object met is inspected whole (module `inspect`).
 //!
@@ -291,8 +292,8 @@ impl Worker<'_> {
         for _ in 0..MAX_VDEPTH {
             let (v, mv) = self.read_vslot(m, model, s)?;
             match v.and_then(|v| v.as_gc()) {
-                Some(p) if p.cell().is_some() && self.rng.chance(1, 2) => {
-                    s = if self.rng.chance(1, 3) {
+                Some(p) if p.cell().is_some() && self.rng.chance(2, 3) => {
+                    s = if self.rng.chance(1, 2) {
                         VSlot::Map(p, self.rng.below(MAP_KEYS as usize) as u8)
                     } else {
                         VSlot::Cell(p, self.rng.below(CELL_VALS))
