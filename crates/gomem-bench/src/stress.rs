@@ -81,6 +81,11 @@ pub struct Args {
     /// intern_free).
     #[arg(long)]
     pub no_vm_ops: bool,
+    /// Interval between full verifications of heap against model, in ms
+    /// (shorter: the liveness checks look more often, at a cost in
+    /// operations).
+    #[arg(long, default_value_t = 200)]
+    pub verify_ms: u64,
 }
 
 /// Runs the oracle and prints its report; an error if it found anything.
@@ -119,6 +124,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         yield_every: args.yield_every,
         hogs: args.hogs,
         vm_ops: !args.no_vm_ops,
+        verify_every: Duration::from_millis(args.verify_ms.max(1)),
         ..StressConfig::default()
     };
     println!(

@@ -25,19 +25,33 @@
 //!   have completed, `find` must return nothing: the set's entries for dead
 //!   keys vanish. Each such text the verifier sees go empty after having
 //!   had a key is an *eviction*. What restarts a clock: a lookup of the
-//!   text by a worker (it may resurrect a key that was unreachable: each
-//!   lookup bumps the text's counter in `Shared::key_touches` before and
-//!   after, and the verifier restarts the clocks of the texts whose counter
-//!   moved), and a node or object touched since the last verification
-//!   (module `weak`: an overwritten pointer, an upgrade, a value popped
-//!   from a stack) that reaches a key of the text in the model. Why four
-//!   cycles, not the three of `weak`: a lookup outside the lock may be
-//!   preempted between its counter bump and its use of the key, and a
-//!   thread that holds a key when a cycle starts keeps it through that
-//!   cycle; the bump after the lookup bounds the window, and one more cycle
-//!   absorbs the thread that holds the key past the verification that saw
-//!   the bump. At the end (`teardown`), with nothing reachable and two
+//!   text by a worker, which may resurrect a key that was unreachable, and
+//!   runs without the lock, so possibly during a verification. Each one is
+//!   counted in `Shared::key_active` while it runs and bumps
+//!   `Shared::key_touches` as it ends (`Shared::key_lookup`); a
+//!   verification restarts the clock of a text with a lookup in progress
+//!   or a bump since the last one, and a key `find` still returns at the
+//!   expiry is a failure only if no lookup of its text was in progress or
+//!   ended meanwhile (read in that order: a lookup bumps before it leaves).
+//!   (The first version of this check bumped before and after the lookup
+//!   only, and blamed the collector for keys made by a lookup that ran
+//!   during the verification.) A node or object touched since the last
+//!   verification (module `weak`: an overwritten pointer, an upgrade, a
+//!   value popped from a stack) that reaches a key of the text in the
+//!   model restarts it too. Why four cycles, not the three of `weak`: a
+//!   worker still holds the key it looked up after its lookup has ended,
+//!   until its next safepoint, and the verification that saw the lookup end
+//!   may come before that; one more cycle absorbs it. At the end
+//!   (`teardown`), with nothing reachable and two
 //!   `collect()`s run, the set must be empty.
+//!
+//! **Diagnostics.** Each text keeps its last [`LOG_EVENTS`] events
+//! (`Shared::key_logs`: interns and finds by workers, stores and overwrites
+//! of its keys in value slots, holds on value stacks and in flight, the
+//! verifier's clock starts and restarts), with the time and the worker. A
+//! liveness failure prints them, with the model's holders of the late key;
+//! the late key is then watched, and a note says after how many cycles it
+//! vanished.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -59,6 +73,41 @@ pub(crate) const KEY_TEXTS: u64 = 128;
 /// vanished from the set (module header).
 pub(crate) const KEY_LIVENESS_CYCLES: u32 = 4;
 
+/// Events kept per key text (module header).
+pub(crate) const LOG_EVENTS: usize = 40;
+
+/// One event of a key text's log (module header); read through `Debug`.
+#[derive(Debug, Clone, Copy)]
+#[allow(dead_code)]
+pub(crate) enum KeyEv {
+    Interned { id: u64, fresh: bool, locked: bool },
+    Found { id: u64 },
+    Stored { id: u64, owner: u64 },
+    Overwritten { id: u64, owner: u64 },
+    Pushed { id: u64 },
+    Released { id: u64 },
+    InFlight { id: u64 },
+    Landed { id: u64 },
+    Alive { id: u64, done: u32 },
+    ClockStart { done: u32 },
+    Restart { why: &'static str },
+}
+
+thread_local! {
+    /// The worker this thread runs, for the key logs.
+    static WHO: Cell<u16> = const { Cell::new(u16::MAX) };
+}
+
+/// Names this thread's worker in the key logs.
+pub(crate) fn set_who(thread: usize) {
+    WHO.with(|w| w.set(thread as u16));
+}
+
+/// The worker this thread runs (`u16::MAX`: none).
+pub(crate) fn who() -> u16 {
+    WHO.with(Cell::get)
+}
+
 /// What the verifier knows of one key text (module header).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct KeyState {
@@ -70,6 +119,41 @@ pub(crate) struct KeyState {
     pub(crate) unreachable_since: Option<u32>,
     /// `Shared::key_touches[n]` as the last verification read it.
     pub(crate) touches_seen: u64,
+    /// A key reported late (module header), watched until it vanishes.
+    pub(crate) late: Option<u64>,
+}
+
+impl Model {
+    /// The text of object `id`, if the model knows it as a key.
+    pub(crate) fn key_text_of(&self, id: u64) -> Option<u64> {
+        match self.objs.get(&id) {
+            Some(MObj::Key(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// For a liveness failure: the model's objects that point at `id`.
+    fn holders_of(&self, id: u64, alive: &HashSet<u64>) -> String {
+        let mut out = Vec::new();
+        for (h, n) in &self.nodes {
+            if n.vals.iter().any(|v| v.obj() == Some(id)) {
+                out.push(format!("node {h} (alive {})", alive.contains(h)));
+            }
+        }
+        for (h, o) in &self.objs {
+            if o.edges().any(|e| e == id) {
+                out.push(format!("cell {h} (alive {})", alive.contains(h)));
+            }
+        }
+        let stacks: Vec<usize> = (0..self.on_stack.len())
+            .filter(|&t| self.on_stack[t].contains(&id) || self.in_flight[t].contains(&id))
+            .collect();
+        format!(
+            "in the model: {}; holders {:?}; on the stacks of threads {stacks:?}",
+            self.objs.contains_key(&id),
+            out
+        )
+    }
 }
 
 /// The `eq` callback of a lookup for text `n`: a candidate whose canary is
@@ -173,9 +257,10 @@ impl Worker<'_> {
         n: u64,
     ) -> Option<(Gc<'m, Obj>, u64)> {
         let shared = self.oracle.shared;
-        shared.touch_key(n);
-        let got = self.oracle.lookup_key(m, n, false);
-        shared.touch_key(n);
+        let got = {
+            let _lookup = shared.key_lookup(n);
+            self.oracle.lookup_key(m, n, false)
+        };
         let (k, id, fresh) = match got {
             Ok(Some(x)) => x,
             Ok(None) => unreachable!("intern returns an object"),
@@ -192,6 +277,14 @@ impl Worker<'_> {
                 Counter::InternHits
             },
             1,
+        );
+        shared.log_key(
+            n,
+            KeyEv::Interned {
+                id,
+                fresh,
+                locked: true,
+            },
         );
         match model.objs.get(&id) {
             Some(MObj::Key(kn)) if *kn == n => {}
@@ -253,12 +346,20 @@ impl Worker<'_> {
         for _ in 0..1 + self.rng.below(4) {
             let n = self.rng.below(KEY_TEXTS as usize) as u64;
             let find_only = self.rng.chance(1, 3);
-            shared.touch_key(n);
+            let lookup = shared.key_lookup(n);
             self.starve();
             let got = self.oracle.lookup_key(m, n, find_only);
             self.starve();
             let res = match got {
                 Ok(Some((k, id, fresh))) if !find_only => {
+                    shared.log_key(
+                        n,
+                        KeyEv::Interned {
+                            id,
+                            fresh,
+                            locked: false,
+                        },
+                    );
                     shared.add(Counter::Interns, 1);
                     shared.add(
                         if fresh {
@@ -280,14 +381,15 @@ impl Worker<'_> {
                         Err(e) => Err(e),
                     }
                 }
-                Ok(Some(_)) => {
+                Ok(Some((_, id, _))) => {
+                    shared.log_key(n, KeyEv::Found { id });
                     shared.add(Counter::InternHits, 1);
                     Ok(())
                 }
                 Ok(None) => Ok(()),
                 Err(e) => Err(e),
             };
-            shared.touch_key(n);
+            drop(lookup);
             if let Err(e) = res {
                 return self.fail(format!("lock-free: {e}"));
             }
@@ -308,16 +410,27 @@ impl Oracle<'_> {
         reset: &HashSet<u64>,
     ) -> Result<(), String> {
         // The counters first, then the cycle count (module header).
+        let shared = self.shared;
         for (n, state) in model.keys.iter_mut().enumerate() {
-            let t = self.shared.key_touches[n].load(Ordering::SeqCst);
-            if t != state.touches_seen {
+            let busy = shared.key_active[n].load(Ordering::SeqCst) > 0;
+            let t = shared.key_touches[n].load(Ordering::SeqCst);
+            if t != state.touches_seen || busy {
                 state.touches_seen = t;
-                state.unreachable_since = None;
+                if state.unreachable_since.take().is_some() {
+                    shared.log_key(n as u64, KeyEv::Restart { why: "a lookup" });
+                }
             }
         }
         for id in reset {
             if let Some(MObj::Key(n)) = model.objs.get(id) {
-                model.keys[*n as usize].unreachable_since = None;
+                if model.keys[*n as usize].unreachable_since.take().is_some() {
+                    self.shared.log_key(
+                        *n,
+                        KeyEv::Restart {
+                            why: "a touched object reaches it",
+                        },
+                    );
+                }
             }
         }
         let done = self.heap.gc_summary().cycles;
@@ -333,8 +446,19 @@ impl Oracle<'_> {
         }
         for n in 0..KEY_TEXTS {
             let state = &mut model.keys[n as usize];
+            if let Some(late) = state.late {
+                if self.lookup_key(m, n, true)?.is_none() {
+                    eprintln!(
+                        "stress: note: late key {late} (text {n}) no longer found after {done} cycles"
+                    );
+                    state.late = None;
+                }
+                continue;
+            }
             if let Some(&want) = alive_key.get(&n) {
-                state.unreachable_since = None;
+                if state.unreachable_since.take().is_some() {
+                    self.shared.log_key(n, KeyEv::Alive { id: want, done });
+                }
                 match self.lookup_key(m, n, true)? {
                     Some((_, id, _)) if id == want => {}
                     Some((_, id, _)) => {
@@ -352,11 +476,33 @@ impl Oracle<'_> {
                 continue;
             }
             match state.unreachable_since {
-                None => state.unreachable_since = Some(done),
+                None => {
+                    state.unreachable_since = Some(done);
+                    self.shared.log_key(n, KeyEv::ClockStart { done });
+                }
                 Some(c) if done >= c + KEY_LIVENESS_CYCLES => {
                     if let Some((_, id, _)) = self.lookup_key(m, n, true)? {
+                        // A worker's lookup that ran during this check may
+                        // have made or resurrected the key (`active` first:
+                        // a lookup bumps `touches` before it leaves it).
+                        let i = n as usize;
+                        if shared.key_active[i].load(Ordering::SeqCst) > 0
+                            || shared.key_touches[i].load(Ordering::SeqCst) != state.touches_seen
+                        {
+                            state.unreachable_since = None;
+                            shared.log_key(
+                                n,
+                                KeyEv::Restart {
+                                    why: "a lookup during the verification",
+                                },
+                            );
+                            continue;
+                        }
+                        state.late = Some(id);
                         return Err(format!(
-                            "no key of text {n} has been reachable since a verification at which {c} cycles had completed, yet after {done} cycles WeakSet::find still returns key {id}: entries of dead keys must vanish within {KEY_LIVENESS_CYCLES} cycles"
+                            "no key of text {n} has been reachable since a verification at which {c} cycles had completed, yet after {done} cycles WeakSet::find still returns key {id}: entries of dead keys must vanish within {KEY_LIVENESS_CYCLES} cycles; key {id} {}; the text's last events:{}",
+                            model.holders_of(id, alive),
+                            self.shared.key_log_text(n)
                         ));
                     }
                     if state.last.take().is_some() {

@@ -10,6 +10,7 @@
 //! printed the moment it is recorded, so a crash right after still shows
 //! it, and `max_failures` of them set `stop`, which every worker polls.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -18,7 +19,7 @@ use gomem::Heap;
 
 use crate::canary::Ledger;
 use crate::config::StressConfig;
-use crate::keys::KEY_TEXTS;
+use crate::keys::{KeyEv, KEY_TEXTS, LOG_EVENTS};
 use crate::model::Model;
 use crate::report::StressReport;
 
@@ -80,6 +81,21 @@ pub(crate) enum Counter {
 
 const N_COUNTERS: usize = Counter::KeyEvictions as usize + 1;
 
+/// A lookup of a key text in progress (`Shared::key_lookup`): dropping it
+/// bumps the text's `key_touches`, then its `key_active` goes down (the
+/// verifier reads them in the other order, module `keys`).
+pub(crate) struct KeyLookup<'a> {
+    shared: &'a Shared,
+    n: usize,
+}
+
+impl Drop for KeyLookup<'_> {
+    fn drop(&mut self) {
+        self.shared.key_touches[self.n].fetch_add(1, Ordering::SeqCst);
+        self.shared.key_active[self.n].fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The shared state (module header).
 pub(crate) struct Shared {
     pub(crate) cfg: StressConfig,
@@ -103,9 +119,13 @@ pub(crate) struct Shared {
     pub(crate) last_verify_ms: AtomicU64,
     /// Cap on the model's nodes: `threads × objects_per_thread`.
     pub(crate) object_budget: usize,
-    /// Per key text: bumped before and after every lookup outside the
+    /// Per key text: bumped at the end of every lookup outside the
     /// verifier (module `keys`).
     pub(crate) key_touches: Vec<AtomicU64>,
+    /// Per key text: lookups outside the verifier in progress.
+    pub(crate) key_active: Vec<AtomicU64>,
+    /// Per key text: its last events, for a failure (module `keys`).
+    key_logs: Vec<Mutex<VecDeque<(u64, u16, KeyEv)>>>,
 }
 
 impl Shared {
@@ -127,12 +147,48 @@ impl Shared {
             last_verify_ms: AtomicU64::new(0),
             object_budget: cfg.threads * cfg.objects_per_thread,
             key_touches: (0..KEY_TEXTS).map(|_| AtomicU64::new(0)).collect(),
+            key_active: (0..KEY_TEXTS).map(|_| AtomicU64::new(0)).collect(),
+            key_logs: (0..KEY_TEXTS).map(|_| Mutex::default()).collect(),
         }
     }
 
-    /// Notes a lookup of key text `n` (module `keys`).
-    pub(crate) fn touch_key(&self, n: u64) {
-        self.key_touches[n as usize].fetch_add(1, Ordering::SeqCst);
+    /// Logs an event of key text `n` (module `keys`).
+    pub(crate) fn log_key(&self, n: u64, ev: KeyEv) {
+        let us = self.start.elapsed().as_micros() as u64;
+        let mut log = self.key_logs[n as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if log.len() == LOG_EVENTS {
+            log.pop_front();
+        }
+        log.push_back((us, crate::keys::who(), ev));
+    }
+
+    /// The log of key text `n`, one event a line.
+    pub(crate) fn key_log_text(&self, n: u64) -> String {
+        let log = self.key_logs[n as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        for (us, who, ev) in log.iter() {
+            let who = if *who == u16::MAX {
+                "verifier".to_string()
+            } else {
+                format!("thread {who}")
+            };
+            out.push_str(&format!("\n    {:.6}s {who}: {ev:?}", *us as f64 / 1e6));
+        }
+        out
+    }
+
+    /// A lookup of key text `n` by a worker, in progress until the guard is
+    /// dropped (module `keys`).
+    pub(crate) fn key_lookup(&self, n: u64) -> KeyLookup<'_> {
+        self.key_active[n as usize].fetch_add(1, Ordering::SeqCst);
+        KeyLookup {
+            shared: self,
+            n: n as usize,
+        }
     }
 
     /// Records a failure (module header).

@@ -40,7 +40,7 @@ use std::fmt;
 use gomem::{Gc, HeapMap, Member, Mutator, Value, ValueSlot};
 
 use crate::graph::{Node, KIDS};
-use crate::keys::KEY_TEXTS;
+use crate::keys::{KeyEv, KEY_TEXTS};
 use crate::model::{lock_model, Model};
 use crate::oracle::Oracle;
 use crate::shared::Counter;
@@ -142,8 +142,17 @@ impl Oracle<'_> {
         v: Option<(Value<'_, Obj>, MVal)>,
     ) -> Result<(), String> {
         let old = s.in_model(model).flatten();
+        let owner = s.owner();
         if let Some(MVal::Obj(o)) = old {
             model.touch(o);
+            if let Some(n) = model.key_text_of(o) {
+                self.shared.log_key(n, KeyEv::Overwritten { id: o, owner });
+            }
+        }
+        if let Some((_, MVal::Obj(o))) = v {
+            if let Some(n) = model.key_text_of(o) {
+                self.shared.log_key(n, KeyEv::Stored { id: o, owner });
+            }
         }
         self.shared.add(Counter::ValueStores, 1);
         match (s, v) {
@@ -404,6 +413,9 @@ impl Worker<'_> {
         if self.rng.chance(1, 2) {
             // The object lives only on this stack while others run.
             model.in_flight[self.thread].push(id);
+            if let Some(n) = model.key_text_of(id) {
+                shared.log_key(n, KeyEv::InFlight { id });
+            }
             drop(model);
             for _ in 0..self.rng.below(6) {
                 let n = self.rng.below(8);
@@ -422,6 +434,9 @@ impl Worker<'_> {
                 held.swap_remove(i);
             }
             model.touch(id);
+            if let Some(n) = model.key_text_of(id) {
+                shared.log_key(n, KeyEv::Landed { id });
+            }
         }
         if let Err(e) = self.oracle.inspect_and_compare_obj(m, &model, o) {
             return self.fail(format!("an object moved through the stack: {e}"));

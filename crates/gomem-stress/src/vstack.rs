@@ -30,7 +30,7 @@
 //! whole stack, after the operations that copy within it: `push_copy`,
 //! `set_from_top`, `set`, `truncate`) must match: an immediate word for
 //! word, a pointer to the same object, intact (inspected whole, and, under
-//! the lock, compared with the model). Values read back after two or more
+//! the lock, compared with the model). Objects read back after two or more
 //! cycles on the stack are counted apart (`stack_aged`), so a run shows
 //! that the stacks really held objects across collections. Half the
 //! whole-stack checks first pass a safepoint (when the Mutator is owned).
@@ -38,6 +38,7 @@
 use gomem::{Gc, Mutator, Trace, Value, ValueStack};
 
 use crate::graph::Node;
+use crate::keys::KeyEv;
 use crate::model::{lock_model, Model};
 use crate::oracle::Oracle;
 use crate::shared::Counter;
@@ -188,7 +189,9 @@ impl Held for Obj {
 }
 
 impl Worker<'_> {
-    /// Completed cycles now.
+    /// Completed cycles now (`gc_summary` sums histograms: called outside
+    /// the model lock; a push's is read after the push and a check's before
+    /// the check, so that `stack_aged` never counts a value too old).
     fn cycles(&self) -> u32 {
         self.oracle.heap.gc_summary().cycles
     }
@@ -196,6 +199,9 @@ impl Worker<'_> {
     /// Records that this thread's stacks hold object `id` once more.
     fn hold(&self, model: &mut Model, id: u64) {
         model.on_stack[self.thread].push(id);
+        if let Some(n) = model.key_text_of(id) {
+            self.oracle.shared.log_key(n, KeyEv::Pushed { id });
+        }
     }
 
     /// Records that they hold it once less (and touches it).
@@ -205,6 +211,9 @@ impl Worker<'_> {
             held.swap_remove(i);
         }
         model.touch(id);
+        if let Some(n) = model.key_text_of(id) {
+            self.oracle.shared.log_key(n, KeyEv::Released { id });
+        }
     }
 
     /// Checks a value read from a stack against what was pushed (module
@@ -238,7 +247,7 @@ impl Worker<'_> {
                 ))
             }
         }
-        if now >= e.since + 2 {
+        if matches!(e.val, MVal::Obj(_)) && now >= e.since + 2 {
             shared.add(Counter::StackAged, 1);
         }
         Ok(())
@@ -269,8 +278,8 @@ impl Worker<'_> {
             0..=3 => self.stack_push_ptr(mu, t),
             4..=5 => {
                 let v = imm(STACK_OWNER, self.rng.next() as u16);
-                let since = self.cycles();
                 t.stack.push(mu.get(), v);
+                let since = self.cycles();
                 t.meta.push(Entry {
                     val: MVal::imm(v),
                     since,
@@ -286,24 +295,25 @@ impl Worker<'_> {
     fn stack_push_ptr<O: Held>(&mut self, mu: &mut Mu<'_>, t: &mut Tracked<O>) {
         let mut model = self.lock(mu);
         let m = mu.get();
-        let since = self.cycles();
         let Some((x, id)) = O::take(self, m, &mut model) else {
             return;
         };
         self.starve();
         t.stack.push(m, Value::from_gc(x));
+        self.hold(&mut model, id);
+        drop(model);
+        let since = self.cycles();
         t.meta.push(Entry {
             val: MVal::Obj(id),
             since,
         });
-        self.hold(&mut model, id);
         self.oracle.shared.add(Counter::StackPushes, 1);
     }
 
     fn stack_pop<O: Held>(&mut self, mu: &mut Mu<'_>, t: &mut Tracked<O>) {
+        let now = self.cycles();
         let mut model = self.lock(mu);
         let m = mu.get();
-        let now = self.cycles();
         let v = t.stack.pop(m);
         let e = t.meta.pop().expect("stress: the stack's entries");
         self.starve();
@@ -327,9 +337,9 @@ impl Worker<'_> {
                 mm.safepoint();
             }
         }
+        let now = self.cycles();
         let model = if locked { Some(self.lock(mu)) } else { None };
         let m = mu.get();
-        let now = self.cycles();
         if t.stack.len() != t.meta.len() {
             return self.fail(format!(
                 "a value stack has length {}, {} values were left on it",
@@ -353,9 +363,9 @@ impl Worker<'_> {
     /// The operations that copy within a stack or drop values from it:
     /// `push_copy`, `set_from_top`, `set` (an immediate) and `truncate`.
     fn stack_shuffle<O: Held>(&mut self, mu: &mut Mu<'_>, t: &mut Tracked<O>) {
+        let now = self.cycles();
         let mut model = self.lock(mu);
         let m = mu.get();
-        let now = self.cycles();
         let len = t.meta.len();
         let i = self.rng.below(len);
         let touched = match self.rng.below(4) {
@@ -425,6 +435,9 @@ impl Worker<'_> {
         model.on_stack[self.thread].clear();
         for id in st.held() {
             model.touch(id);
+            if let Some(n) = model.key_text_of(id) {
+                self.oracle.shared.log_key(n, KeyEv::Released { id });
+            }
         }
         drop(model);
         drop(st);

@@ -170,6 +170,7 @@ impl<'a> Worker<'a> {
     pub(crate) fn run(mut self, mut m: Mutator) {
         let shared = self.oracle.shared;
         let _anchor = crate::hostile::Anchor::set(&m);
+        crate::keys::set_who(self.thread);
         if shared.cfg.vm_ops {
             self.stacks = Some(VmStacks::new(&m));
         }
