@@ -11,8 +11,8 @@
 //!
 //! Invariant: one `Mutex<Model>` (in `Shared`) guards it, and every store
 //! into the heap graph is made under that lock together with the matching
-//! model update (`Oracle::slot_set`, and the ops that edit payloads and
-//! tags). So whoever holds the lock may compare heap and model and expect
+//! model update (`Oracle::slot_set`, `Oracle::vslot_set`, and the ops that
+//! edit payloads, tags and cells' node links). So whoever holds the lock may compare heap and model and expect
 //! them equal. The model also keeps entries nothing reaches any more until
 //! `prune` (run by each verification) drops them: a node pinned by a weak
 //! or a stack stays, so that an upgrade or a move can still be checked.
@@ -82,11 +82,13 @@ pub(crate) struct Model {
     pub(crate) keys: Vec<KeyState>,
     /// The Weaks taken and not yet forgotten.
     pub(crate) weaks: Vec<WeakEntry>,
-    /// Nodes a mutator may have shaded since the last verification: the
-    /// targets of weak upgrades and the old targets of overwritten slots
-    /// (the write barrier's deletion half). The collector keeps each one's
+    /// Objects a mutator may have shaded since the last verification: the
+    /// targets of weak upgrades, the old targets of overwritten slots and
+    /// value slots (the write barrier's deletion half), and the objects
+    /// that left a value stack (its scan). The collector keeps each one's
     /// whole subgraph one more cycle, so the next verification restarts
-    /// the liveness clocks of every weak entry they reach (module `weak`).
+    /// the liveness clocks of every weak entry and key text they reach
+    /// (modules `weak`, `keys`).
     pub(crate) touched: Vec<u64>,
 }
 
