@@ -2,7 +2,9 @@
 //! shared by every thread, and the three promises the oracle checks on it.
 //!
 //! There are [`KEY_TEXTS`] texts; key number `n` has the text
-//! `key_text(n)`, interned under `key_hash(n)`. Keys are interned under the
+//! `key_text(n)`, interned under `key_hash(n)`. Workers pick texts with a
+//! skew (`Worker::pick_text`): a few hot texts get most lookups, the cold
+//! ones go quiet long enough to be evicted. Keys are interned under the
 //! model lock (`op_intern`, and `op_vslot` when it stores a key: the key is
 //! then often linked into the graph through a value slot, and stays
 //! reachable until a store overwrites it) and without it (`op_intern_free`:
@@ -247,6 +249,15 @@ impl Oracle<'_> {
 }
 
 impl Worker<'_> {
+    /// A key text, skewed towards the small numbers (`n` with probability
+    /// about `ln(KEY_TEXTS / n) / KEY_TEXTS`): the hot texts keep being
+    /// found and checked for identity, the cold ones go unlooked-up long
+    /// enough for their keys to die and their entries to be seen vanish.
+    pub(crate) fn pick_text(&mut self) -> u64 {
+        let bound = 1 + self.rng.below(KEY_TEXTS as usize);
+        self.rng.below(bound) as u64
+    }
+
     /// Interns text `n` under the model lock (module header): checks the
     /// key, records it in the model, counts a hit or a miss. `None` after a
     /// failure.
@@ -311,7 +322,7 @@ impl Worker<'_> {
     pub(crate) fn op_intern(&mut self, mu: &mut Mu<'_>) {
         let mut model = self.lock(mu);
         let m = mu.get();
-        let n = self.rng.below(KEY_TEXTS as usize) as u64;
+        let n = self.pick_text();
         let Some((k, id)) = self.intern_locked(m, &mut model, n) else {
             return;
         };
@@ -344,7 +355,7 @@ impl Worker<'_> {
         let shared = self.oracle.shared;
         let m = mu.get();
         for _ in 0..1 + self.rng.below(4) {
-            let n = self.rng.below(KEY_TEXTS as usize) as u64;
+            let n = self.pick_text();
             let find_only = self.rng.chance(1, 3);
             let lookup = shared.key_lookup(n);
             self.starve();

@@ -40,7 +40,7 @@ use std::fmt;
 use gomem::{Gc, HeapMap, Member, Mutator, Value, ValueSlot};
 
 use crate::graph::{Node, KIDS};
-use crate::keys::{KeyEv, KEY_TEXTS};
+use crate::keys::KeyEv;
 use crate::model::{lock_model, Model};
 use crate::oracle::Oracle;
 use crate::shared::Counter;
@@ -361,7 +361,7 @@ impl Worker<'_> {
                 _ => Some(self.imm_for(owner)),
             },
             11..=12 => {
-                let n = self.rng.below(KEY_TEXTS as usize) as u64;
+                let n = self.pick_text();
                 let Some((k, id)) = self.intern_locked(m, &mut model, n) else {
                     return;
                 };
