@@ -12,7 +12,9 @@
 //!
 //! The hostile programs of the oracle (a `&Node` lent to a helper thread,
 //! Drops that try to reach the heap, a second `attach()`) are on by default
-//! (`--lend-every`, `--no-drop-probes`, `--disable lend,attach_twice`);
+//! (`--lend-every`, `--no-drop-probes`, `--disable lend,attach_twice`), and
+//! so are the VM API operations (value slots, heap maps, value stacks, the
+//! weak set: `--no-vm-ops`);
 //! `--yield-every N` and `--hogs N` starve the mutators of CPU, so that they
 //! are preempted inside their critical windows.
 
@@ -50,7 +52,8 @@ pub struct Args {
     pub no_clobber: bool,
     /// Operations not to run, comma-separated (to narrow a failure down):
     /// alloc_link, subtree, unlink, move, copy, root, weak_take,
-    /// weak_upgrade, payload, tag, vec, garbage, read, lend, attach_twice.
+    /// weak_upgrade, payload, tag, vec, garbage, read, lend, attach_twice,
+    /// vslot, vmove, vread, stack, intern, intern_free.
     #[arg(long, value_delimiter = ',')]
     pub disable: Vec<String>,
     /// Print a gctrace line per cycle on stderr.
@@ -73,6 +76,16 @@ pub struct Args {
     /// a Mutator to try to reach the heap through).
     #[arg(long)]
     pub no_drop_probes: bool,
+    /// Turn the VM API operations off (value slots and heap maps, value
+    /// stacks, the weak set of keys: vslot, vmove, vread, stack, intern,
+    /// intern_free).
+    #[arg(long)]
+    pub no_vm_ops: bool,
+    /// Interval between full verifications of heap against model, in ms
+    /// (shorter: the liveness checks look more often, at a cost in
+    /// operations).
+    #[arg(long, default_value_t = 200)]
+    pub verify_ms: u64,
 }
 
 /// Runs the oracle and prints its report; an error if it found anything.
@@ -110,10 +123,12 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         drop_probes: !args.no_drop_probes,
         yield_every: args.yield_every,
         hogs: args.hogs,
+        vm_ops: !args.no_vm_ops,
+        verify_every: Duration::from_millis(args.verify_ms.max(1)),
         ..StressConfig::default()
     };
     println!(
-        "gomem-bench stress: {} threads, {:.1} min, seed {}, GOGC={}, collect every {} ops, checkmark {}, clobber-free {}, lend every {} ops, drop probes {}, yield every {}, {} hogs",
+        "gomem-bench stress: {} threads, {:.1} min, seed {}, GOGC={}, collect every {} ops, checkmark {}, clobber-free {}, lend every {} ops, drop probes {}, yield every {}, {} hogs, VM API ops {}",
         cfg.threads,
         args.minutes,
         cfg.seed,
@@ -125,6 +140,7 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         if cfg.drop_probes { "on" } else { "off" },
         cfg.yield_every,
         cfg.hogs,
+        if cfg.vm_ops { "on" } else { "off" },
     );
     let report = stress::run_with_progress(&cfg, &|p| println!("{}", p.progress_line()));
     println!("{report}");

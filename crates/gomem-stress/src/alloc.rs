@@ -2,7 +2,8 @@
 //! garbage.
 //!
 //! Each allocation takes a fresh id from `Shared::next_id`, writes the
-//! canary and payload words the checks expect (module `canary`), and counts
+//! canary and payload words the checks expect (module `canary`) and a
+//! node's first immediates (module `values`), and counts
 //! itself (`Allocated`; `Droppable` for tags, which the drop ledger must
 //! balance at teardown). The helpers return the new object together with
 //! what the model should record for it, but never touch the model: the
@@ -12,12 +13,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gomem::{Gc, Member, Mutator, Slice};
+use gomem::{Gc, Member, Mutator, Slice, ValueSlot};
 
 use crate::canary::{node_canary, payload_word, tag_canary, LedgerRef};
 use crate::graph::{Node, Tag, KIDS, LARGE_PAYLOAD};
 use crate::model::{ModelNode, TagRecord};
+use crate::rng::mix64;
 use crate::shared::Counter;
+use crate::values::{imm, MVal, Obj, VALS};
 use crate::worker::Worker;
 
 impl Worker<'_> {
@@ -67,16 +70,20 @@ impl Worker<'_> {
         m: &'m Mutator,
     ) -> (Gc<'m, Node>, ModelNode, Option<TagRecord>) {
         let id = self.oracle.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        // Immediates from the id alone (no random draw: a seed's mix does
+        // not depend on the value world).
+        let salts: [u16; VALS] = std::array::from_fn(|k| (mix64(id) >> (16 * k)) as u16);
         let o = m.alloc(Node {
             id,
             canary: node_canary(id),
             kids: [Member::null(), Member::null(), Member::null()],
             payload: Member::null(),
             tag: Member::null(),
+            vals: salts.map(|s| ValueSlot::new(imm(id, s))),
         });
         self.oracle.shared.add(Counter::Allocated, 1);
         self.starve();
-        let mut node = ModelNode::LEAF;
+        let mut node = ModelNode::leaf(salts.map(|s| MVal::imm(imm::<Obj>(id, s))));
         if self.rng.chance(1, 3) {
             let (p, len) = self.new_payload(m, id);
             o.payload.set(m, Some(p));

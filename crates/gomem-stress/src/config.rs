@@ -7,7 +7,8 @@
 //! `gomem::Config` and starts the `hogs`; the workers read the rest
 //! (`lend_every`, `attach_twice_every` and `drop_probes` drive the hostile
 //! programs of module `hostile`, `yield_every` the yield injection of
-//! module `starve`).
+//! module `starve`, `vm_ops` the VM API operations of modules `vslot`,
+//! `vstack` and `keys`).
 
 use std::time::Duration;
 
@@ -73,6 +74,11 @@ pub struct StressConfig {
     /// CPU-hog threads (busy loops) to run beside the workers for the whole
     /// run, so that workers are preempted inside their critical windows.
     pub hogs: usize,
+    /// The VM API operations (modules `vslot`, `vstack`, `keys`): value
+    /// slots and heap maps, value stacks, the weak set of keys. Off, none
+    /// runs and the operation mix draws no random number for them (nodes
+    /// still carry their value slots, with immediates, and are checked).
+    pub vm_ops: bool,
 }
 
 impl Default for StressConfig {
@@ -98,6 +104,7 @@ impl Default for StressConfig {
             drop_probes: true,
             yield_every: 0,
             hogs: 0,
+            vm_ops: true,
         }
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! * [`Node`] — a graph node: an id, a canary derived from the id, `KIDS`
 //!   kids, a payload (`Slice<u64>`, noscan; length 0 lands in the tiny
-//!   allocator, some are large objects) and a tag. It has no Drop and fits
-//!   a pointer bitmap, so the collector scans it by words.
+//!   allocator, some are large objects), a tag, and `VALS` value slots
+//!   (module `values`: immediates or pointers to cells and keys). It has no
+//!   Drop and fits a pointer bitmap (value slots count as pointer words), so
+//!   the collector scans it by words.
 //! * [`Tag`] — a droppable, scanned object hung off a node, with a back edge
 //!   into the graph. Its Drop reports to the drop ledger (module `canary`),
 //!   then looks for its thread's Mutator and, if it finds one, tries to
@@ -19,9 +21,10 @@
 
 use std::sync::atomic::AtomicU64;
 
-use gomem::{Member, Slice, Trace};
+use gomem::{Member, Slice, Trace, ValueSlot};
 
 use crate::canary::LedgerRef;
+use crate::values::{Obj, VALS};
 
 /// Kids per node.
 pub(crate) const KIDS: usize = 3;
@@ -42,6 +45,7 @@ pub(crate) struct Node {
     pub(crate) kids: [Member<Node>; KIDS],
     pub(crate) payload: Member<Slice<u64>>,
     pub(crate) tag: Member<Tag>,
+    pub(crate) vals: [ValueSlot<Obj>; VALS],
 }
 
 /// A droppable, scanned object hung off a node (module header).

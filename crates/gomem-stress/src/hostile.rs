@@ -278,18 +278,24 @@ impl Worker<'_> {
         self.starve();
 
         let lent: &Node = &o;
-        let done = AtomicBool::new(false);
-        let mut helper = Worker {
-            oracle: self.oracle,
-            thread: self.thread,
-            name: format!("{} (lend helper)", self.name),
-            rng: Rng::new(self.rng.next()),
-            disabled_ops: 0,
-        };
+        let done = &AtomicBool::new(false);
+        // The helper's Worker is made on its thread (a Worker is not Send:
+        // it may own value stacks).
+        let (oracle, thread) = (self.oracle, self.thread);
+        let name = format!("{} (lend helper)", self.name);
+        let seed = self.rng.next();
         let joined = std::thread::scope(|s| {
             let h = std::thread::Builder::new()
                 .name(format!("stress-lend-{}", self.thread))
-                .spawn_scoped(s, || {
+                .spawn_scoped(s, move || {
+                    let mut helper = Worker {
+                        oracle,
+                        thread,
+                        name,
+                        rng: Rng::new(seed),
+                        disabled_ops: 0,
+                        stacks: None,
+                    };
                     /// Tells the lender the helper is done, even if it unwinds.
                     struct Done<'a>(&'a AtomicBool);
                     impl Drop for Done<'_> {
@@ -297,7 +303,7 @@ impl Worker<'_> {
                             self.0.store(true, Ordering::Release);
                         }
                     }
-                    let _done = Done(&done);
+                    let _done = Done(done);
                     helper.lend_helper(lent, id);
                 })
                 .expect("stress: cannot spawn a lend helper");

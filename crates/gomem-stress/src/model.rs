@@ -1,15 +1,18 @@
 //! The shadow model: what the graph must look like, kept outside the heap.
 //!
 //! [`Model`] holds, for every node the graph may reach, its kid ids, payload
-//! length and tag id; each tag's back edge; the model of every root (the
-//! root array's slots, the extra roots — whose `Root` handles it owns — and
-//! the vector); the nodes each thread holds on its stack between two locked
-//! sections (`in_flight`); and the live `Weak`s (module `weak`).
+//! length, tag id and values; each tag's back edge; every cell and key the
+//! values may reach (module `values`); the model of every root (the root
+//! array's slots, the extra roots — whose `Root` handles it owns — and the
+//! vector); the objects each thread holds on its Rust stack between two
+//! locked sections (`in_flight`) and on its `ValueStack`s (`on_stack`,
+//! module `vstack`); the live `Weak`s (module `weak`); and the state of
+//! every key text of the weak set (module `keys`).
 //!
 //! Invariant: one `Mutex<Model>` (in `Shared`) guards it, and every store
 //! into the heap graph is made under that lock together with the matching
-//! model update (`Oracle::slot_set`, and the ops that edit payloads and
-//! tags). So whoever holds the lock may compare heap and model and expect
+//! model update (`Oracle::slot_set`, `Oracle::vslot_set`, and the ops that
+//! edit payloads, tags and cells' node links). So whoever holds the lock may compare heap and model and expect
 //! them equal. The model also keeps entries nothing reaches any more until
 //! `prune` (run by each verification) drops them: a node pinned by a weak
 //! or a stack stays, so that an upgrade or a move can still be checked.
@@ -20,6 +23,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use gomem::Root;
 
 use crate::graph::{Node, KIDS};
+use crate::keys::{KeyState, KEY_TEXTS};
+use crate::values::{MObj, MVal, VALS};
 use crate::weak::WeakEntry;
 
 /// What the model knows of one node.
@@ -30,15 +35,20 @@ pub(crate) struct ModelNode {
     pub(crate) payload: Option<u32>,
     /// Tag id.
     pub(crate) tag: Option<u64>,
+    /// Its value slots.
+    pub(crate) vals: [MVal; VALS],
 }
 
 impl ModelNode {
-    /// A leaf: no kids, no payload, no tag.
-    pub(crate) const LEAF: ModelNode = ModelNode {
-        kids: [None; KIDS],
-        payload: None,
-        tag: None,
-    };
+    /// A leaf: no kids, no payload, no tag, these values.
+    pub(crate) fn leaf(vals: [MVal; VALS]) -> ModelNode {
+        ModelNode {
+            kids: [None; KIDS],
+            payload: None,
+            tag: None,
+            vals,
+        }
+    }
 }
 
 /// A tag just allocated with a node, as the model records it.
@@ -55,21 +65,30 @@ pub(crate) struct Model {
     pub(crate) nodes: HashMap<u64, ModelNode>,
     /// Tag id → its back edge.
     pub(crate) tags: HashMap<u64, Option<u64>>,
+    /// Cell or key id → what it holds (module `values`).
+    pub(crate) objs: HashMap<u64, MObj>,
     /// The root array's slots.
     pub(crate) root_slots: Vec<Option<u64>>,
     /// The extra roots: the node id and the handle that roots it.
     pub(crate) extra_roots: Vec<Option<(u64, Root<Node>)>>,
     /// The vector's elements.
     pub(crate) vector: Vec<Option<u64>>,
-    /// Per thread: nodes unlinked from the graph and held on its stack.
+    /// Per thread: objects (nodes, cells, keys) unlinked from the graph
+    /// and held on its Rust stack.
     pub(crate) in_flight: Vec<Vec<u64>>,
+    /// Per thread: the objects its `ValueStack`s hold (once per value).
+    pub(crate) on_stack: Vec<Vec<u64>>,
+    /// Per key text `n`: what the verifier knows of it (module `keys`).
+    pub(crate) keys: Vec<KeyState>,
     /// The Weaks taken and not yet forgotten.
     pub(crate) weaks: Vec<WeakEntry>,
-    /// Nodes a mutator may have shaded since the last verification: the
-    /// targets of weak upgrades and the old targets of overwritten slots
-    /// (the write barrier's deletion half). The collector keeps each one's
+    /// Objects a mutator may have shaded since the last verification: the
+    /// targets of weak upgrades, the old targets of overwritten slots and
+    /// value slots (the write barrier's deletion half), and the objects
+    /// that left a value stack (its scan). The collector keeps each one's
     /// whole subgraph one more cycle, so the next verification restarts
-    /// the liveness clocks of every weak entry they reach (module `weak`).
+    /// the liveness clocks of every weak entry and key text they reach
+    /// (modules `weak`, `keys`).
     pub(crate) touched: Vec<u64>,
 }
 
@@ -80,21 +99,25 @@ impl Model {
         Model {
             nodes: HashMap::new(),
             tags: HashMap::new(),
+            objs: HashMap::new(),
             root_slots: vec![None; root_slots],
             extra_roots: (0..extra_roots).map(|_| None).collect(),
             vector: Vec::new(),
             in_flight: vec![Vec::new(); threads],
+            on_stack: vec![Vec::new(); threads],
+            keys: (0..KEY_TEXTS).map(|_| KeyState::default()).collect(),
             weaks: Vec::new(),
             touched: Vec::new(),
         }
     }
 
-    /// Nodes and tags reachable from `seeds` in the model.
+    /// Nodes and values' objects (one id space), and tags, reachable from
+    /// `seeds` in the model.
     pub(crate) fn reach(
         &self,
         seeds: impl IntoIterator<Item = u64>,
     ) -> (HashSet<u64>, HashSet<u64>) {
-        let mut nodes = HashSet::with_capacity(self.nodes.len());
+        let mut nodes = HashSet::with_capacity(self.nodes.len() + self.objs.len());
         let mut tags = HashSet::new();
         let mut stack: Vec<u64> = seeds.into_iter().collect();
         while let Some(id) = stack.pop() {
@@ -102,9 +125,13 @@ impl Model {
                 continue;
             }
             let Some(n) = self.nodes.get(&id) else {
+                if let Some(o) = self.objs.get(&id) {
+                    stack.extend(o.edges());
+                }
                 continue;
             };
             stack.extend(n.kids.iter().flatten());
+            stack.extend(n.vals.iter().filter_map(|v| v.obj()));
             if let Some(t) = n.tag {
                 if tags.insert(t) {
                     if let Some(Some(b)) = self.tags.get(&t) {
@@ -124,11 +151,13 @@ impl Model {
         v
     }
 
-    /// The roots' nodes and the nodes held on stacks: what must be alive.
+    /// The roots' nodes and the objects held on stacks (Rust stacks and
+    /// value stacks): what must be alive.
     pub(crate) fn live_seeds(&self) -> impl Iterator<Item = u64> + '_ {
         self.root_ids()
             .into_iter()
             .chain(self.in_flight.iter().flatten().copied())
+            .chain(self.on_stack.iter().flatten().copied())
     }
 
     /// Records a new node (and the tag allocated with it).
@@ -148,6 +177,7 @@ impl Model {
             .collect();
         let (keep, keep_tags) = self.reach(seeds);
         self.nodes.retain(|id, _| keep.contains(id));
+        self.objs.retain(|id, _| keep.contains(id));
         self.tags.retain(|id, _| keep_tags.contains(id));
     }
 }

@@ -1,11 +1,12 @@
 //! The oracle's handles on one run, and the slots of the graph.
 //!
 //! [`Oracle`] is what every thread holds: the shared state (module
-//! `shared`), the heap, and the two heap objects the roots live in (the
-//! root array and the vector, each held by a `Root`). It is `Copy`; its
-//! methods are spread over the modules by concept: reading and checking an
-//! object (`inspect`), the full verification (`verify`), the weak checks
-//! (`weak`). This module has the part that touches slots.
+//! `shared`), the heap, the two heap objects the roots live in (the root
+//! array and the vector, each held by a `Root`) and the weak set of keys.
+//! It is `Copy`; its methods are spread over the modules by concept:
+//! reading and checking an object (`inspect`), the full verification
+//! (`verify`), the weak checks (`weak`), value slots (`vslot`), the weak
+//! set (`keys`). This module has the part that touches node slots.
 //!
 //! A [`Slot`] is a place that holds a pointer to a node: a root slot, a kid
 //! of a node, an extra root, a vector element. [`Oracle::slot_set`] is the
@@ -15,11 +16,12 @@
 
 use std::fmt;
 
-use gomem::{Gc, Heap, Member, Mutator, Root, Slice, Vector};
+use gomem::{Gc, Heap, Member, Mutator, Root, Slice, Vector, WeakSet};
 
 use crate::graph::Node;
 use crate::model::Model;
 use crate::shared::{Counter, Shared};
+use crate::values::Obj;
 
 /// Everything a thread needs: the shared state and the heap handles.
 #[derive(Clone, Copy)]
@@ -30,6 +32,8 @@ pub(crate) struct Oracle<'a> {
     pub(crate) root_array: &'a Root<Slice<Member<Node>>>,
     /// The vector (its elements are `Slot::Vec`).
     pub(crate) vector: &'a Root<Vector<Node>>,
+    /// The weak set of keys (module `keys`).
+    pub(crate) keys: &'a WeakSet<Obj>,
 }
 
 /// A place that holds a pointer to a node.

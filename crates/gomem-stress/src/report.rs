@@ -3,8 +3,10 @@
 //!
 //! Besides the graph figures, it counts the hostile programs of module
 //! `hostile` (helper threads lent a `&Node`, Drops that found a Mutator and
-//! the attempts gomem refused, second attaches refused) and the yields
-//! injected by module `starve`.
+//! the attempts gomem refused, second attaches refused), the yields
+//! injected by module `starve`, and the VM API operations: value slots and
+//! maps (module `vslot`), value stacks (`vstack`) and the weak set of keys
+//! (`keys`).
 //!
 //! A report is a snapshot: `Shared::report` (module `shared`) fills it from
 //! the live counters, the failure list and the heap's GC summary, both for
@@ -73,6 +75,35 @@ pub struct StressReport {
     pub yields: u64,
     /// CPU-hog threads that ran beside the workers.
     pub hogs: usize,
+    /// Value words read from value slots and maps, decoded and checked.
+    pub value_reads: u64,
+    /// Stores into value slots and map entries (and cells' node links).
+    pub value_stores: u64,
+    /// Pointers moved through the stack out of a value slot.
+    pub value_moves: u64,
+    /// `HeapMap` sets and removes.
+    pub map_ops: u64,
+    /// Pointers pushed on value stacks (and usually unlinked from the graph).
+    pub stack_pushes: u64,
+    /// Values read back from value stacks and checked.
+    pub stack_checks: u64,
+    /// Of which read back after two or more cycles on the stack.
+    pub stack_aged: u64,
+    /// `WeakSet::intern` calls.
+    pub interns: u64,
+    /// Lookups (`intern`, `find`) that found a live key.
+    pub intern_hits: u64,
+    /// Interns that made a new key.
+    pub intern_misses: u64,
+    /// Interns under the lock that made a new key for a text the set had
+    /// returned another key for (the old one had died).
+    pub key_renewals: u64,
+    /// Reachable keys the verifier found with `find`, as the same object.
+    pub key_finds: u64,
+    /// Texts the verifier saw vanish from the set after their keys died.
+    pub key_evictions: u64,
+    /// Entries left in the weak set after teardown (must be 0).
+    pub keys_left: usize,
     /// HeapObjects (from the per-class counts) after the graph was dropped
     /// and two cycles ran, minus the baseline.
     pub objects_left: i64,
@@ -173,6 +204,27 @@ impl fmt::Display for StressReport {
         )?;
         writeln!(f, "  second attach() refused {}", self.attach_refusals)?;
         writeln!(f, "  yields injected {}", self.yields)?;
+        writeln!(
+            f,
+            "  value slots: reads {}  stores {}  moves {}  map ops {}",
+            self.value_reads, self.value_stores, self.value_moves, self.map_ops
+        )?;
+        writeln!(
+            f,
+            "  value stacks: pushes {}  values checked {}  (after >= 2 cycles {})",
+            self.stack_pushes, self.stack_checks, self.stack_aged
+        )?;
+        writeln!(
+            f,
+            "  weak set: interns {}  hits {}  misses {}  renewals {}  verified finds {}  evictions {}  left {}",
+            self.interns,
+            self.intern_hits,
+            self.intern_misses,
+            self.key_renewals,
+            self.key_finds,
+            self.key_evictions,
+            self.keys_left
+        )?;
         writeln!(
             f,
             "  left after teardown: {} objects, {} bytes",

@@ -3,7 +3,8 @@
 //!
 //! A run builds one heap from the configuration (checkmark and clobber-free
 //! as asked), records its baseline statistics, allocates the two root
-//! objects (the root array and the vector), and spawns `threads` scoped
+//! objects (the root array and the vector), makes the weak set of keys
+//! (module `keys`), and spawns `threads` scoped
 //! worker threads, each attached to the heap, and `hogs` CPU hogs (module
 //! `starve`). When probes are on it first installs the panic hook that
 //! keeps their expected refusals quiet (module `hostile`). The calling
@@ -17,7 +18,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gomem::{Config, Heap, Member};
+use gomem::{Config, Heap, Member, WeakSet};
 
 use crate::config::StressConfig;
 use crate::graph::{Node, EXTRA_ROOTS_PER_THREAD};
@@ -26,6 +27,7 @@ use crate::oracle::Oracle;
 use crate::report::StressReport;
 use crate::rng::{mix64, Rng};
 use crate::shared::Shared;
+use crate::values::Obj;
 use crate::worker::{op_mask, Worker};
 
 /// Runs the oracle (crate docs) and returns what it found.
@@ -69,11 +71,13 @@ pub fn run_with_progress(
         let v = m.alloc(gomem::Vector::<Node>::new());
         (m.root(arr), m.root(v))
     };
+    let keys = WeakSet::<Obj>::new(&heap);
     let oracle = Oracle {
         shared: &shared,
         heap: &heap,
         root_array: &root_array,
         vector: &vector,
+        keys: &keys,
     };
 
     std::thread::scope(|s| {
@@ -97,6 +101,7 @@ pub fn run_with_progress(
                             name: format!("thread {t}"),
                             rng: Rng::new(cfg.seed ^ mix64(t as u64 + 1)),
                             disabled_ops,
+                            stacks: None,
                         };
                         w.run(heap.attach());
                     })
@@ -138,7 +143,7 @@ pub fn run_with_progress(
         shared.drain_drop_failures();
     });
 
-    crate::teardown::finish(&shared, heap, root_array, vector, &baseline)
+    crate::teardown::finish(&shared, heap, root_array, vector, keys, &baseline)
 }
 
 #[cfg(test)]

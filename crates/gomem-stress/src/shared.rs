@@ -1,7 +1,8 @@
 //! State shared by the threads of a run that holds no heap handle, so the
 //! heap can be dropped (at teardown) while it lives: the configuration, the
 //! model lock, the id counter, the drop ledger, the stop flag, the counters
-//! of what was done, and the failures.
+//! of what was done, the key texts' lookup counters (module `keys`), and
+//! the failures.
 //!
 //! Invariants: the model is only touched under its lock (module `model`);
 //! `model_len` and `reachable` are hints read without the lock (the op mix
@@ -9,6 +10,7 @@
 //! printed the moment it is recorded, so a crash right after still shows
 //! it, and `max_failures` of them set `stop`, which every worker polls.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -17,6 +19,7 @@ use gomem::Heap;
 
 use crate::canary::Ledger;
 use crate::config::StressConfig;
+use crate::keys::{KeyEv, KEY_TEXTS, LOG_EVENTS};
 use crate::model::Model;
 use crate::report::StressReport;
 
@@ -47,9 +50,51 @@ pub(crate) enum Counter {
     AttachRefusals,
     /// Yields and sleeps injected (module `starve`).
     Yields,
+    /// Value words read and decoded (module `values`).
+    ValueReads,
+    /// Stores into value slots and map entries, and cells' node links.
+    ValueStores,
+    /// Pointers moved through the stack out of a value slot.
+    ValueMoves,
+    /// `HeapMap` sets and removes.
+    MapOps,
+    /// Pointers pushed on value stacks (module `vstack`).
+    StackPushes,
+    /// Values read back from value stacks and checked.
+    StackChecks,
+    /// Of which read back after two or more cycles on the stack.
+    StackAged,
+    /// `WeakSet::intern` calls (module `keys`).
+    Interns,
+    /// Lookups that found a live key.
+    InternHits,
+    /// Interns that made a new key.
+    InternMisses,
+    /// Interns under the lock that made a new key for a text the set had
+    /// returned another key for.
+    KeyRenewals,
+    /// Reachable keys the verifier found by `find`, same object.
+    KeyFinds,
+    /// Texts the verifier saw vanish after their keys died.
+    KeyEvictions,
 }
 
-const N_COUNTERS: usize = Counter::Yields as usize + 1;
+const N_COUNTERS: usize = Counter::KeyEvictions as usize + 1;
+
+/// A lookup of a key text in progress (`Shared::key_lookup`): dropping it
+/// bumps the text's `key_touches`, then its `key_active` goes down (the
+/// verifier reads them in the other order, module `keys`).
+pub(crate) struct KeyLookup<'a> {
+    shared: &'a Shared,
+    n: usize,
+}
+
+impl Drop for KeyLookup<'_> {
+    fn drop(&mut self) {
+        self.shared.key_touches[self.n].fetch_add(1, Ordering::SeqCst);
+        self.shared.key_active[self.n].fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// The shared state (module header).
 pub(crate) struct Shared {
@@ -74,6 +119,13 @@ pub(crate) struct Shared {
     pub(crate) last_verify_ms: AtomicU64,
     /// Cap on the model's nodes: `threads × objects_per_thread`.
     pub(crate) object_budget: usize,
+    /// Per key text: bumped at the end of every lookup outside the
+    /// verifier (module `keys`).
+    pub(crate) key_touches: Vec<AtomicU64>,
+    /// Per key text: lookups outside the verifier in progress.
+    pub(crate) key_active: Vec<AtomicU64>,
+    /// Per key text: its last events, for a failure (module `keys`).
+    key_logs: Vec<Mutex<VecDeque<(u64, u16, KeyEv)>>>,
 }
 
 impl Shared {
@@ -94,6 +146,48 @@ impl Shared {
             start: Instant::now(),
             last_verify_ms: AtomicU64::new(0),
             object_budget: cfg.threads * cfg.objects_per_thread,
+            key_touches: (0..KEY_TEXTS).map(|_| AtomicU64::new(0)).collect(),
+            key_active: (0..KEY_TEXTS).map(|_| AtomicU64::new(0)).collect(),
+            key_logs: (0..KEY_TEXTS).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// Logs an event of key text `n` (module `keys`).
+    pub(crate) fn log_key(&self, n: u64, ev: KeyEv) {
+        let us = self.start.elapsed().as_micros() as u64;
+        let mut log = self.key_logs[n as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if log.len() == LOG_EVENTS {
+            log.pop_front();
+        }
+        log.push_back((us, crate::keys::who(), ev));
+    }
+
+    /// The log of key text `n`, one event a line.
+    pub(crate) fn key_log_text(&self, n: u64) -> String {
+        let log = self.key_logs[n as usize]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut out = String::new();
+        for (us, who, ev) in log.iter() {
+            let who = if *who == u16::MAX {
+                "verifier".to_string()
+            } else {
+                format!("thread {who}")
+            };
+            out.push_str(&format!("\n    {:.6}s {who}: {ev:?}", *us as f64 / 1e6));
+        }
+        out
+    }
+
+    /// A lookup of key text `n` by a worker, in progress until the guard is
+    /// dropped (module `keys`).
+    pub(crate) fn key_lookup(&self, n: u64) -> KeyLookup<'_> {
+        self.key_active[n as usize].fetch_add(1, Ordering::SeqCst);
+        KeyLookup {
+            shared: self,
+            n: n as usize,
         }
     }
 
@@ -169,6 +263,20 @@ impl Shared {
             drop_refusals: self.ledger.refusals.load(Ordering::Relaxed),
             attach_refusals: self.get(Counter::AttachRefusals),
             yields: self.get(Counter::Yields),
+            value_reads: self.get(Counter::ValueReads),
+            value_stores: self.get(Counter::ValueStores),
+            value_moves: self.get(Counter::ValueMoves),
+            map_ops: self.get(Counter::MapOps),
+            stack_pushes: self.get(Counter::StackPushes),
+            stack_checks: self.get(Counter::StackChecks),
+            stack_aged: self.get(Counter::StackAged),
+            interns: self.get(Counter::Interns),
+            intern_hits: self.get(Counter::InternHits),
+            intern_misses: self.get(Counter::InternMisses),
+            key_renewals: self.get(Counter::KeyRenewals),
+            key_finds: self.get(Counter::KeyFinds),
+            key_evictions: self.get(Counter::KeyEvictions),
+            keys_left: 0,
             hogs: self.cfg.hogs,
             objects_left: 0,
             bytes_left: 0,

@@ -2,8 +2,8 @@
 //!
 //! **After a failure** the heap is corrupt: running the Drops of its objects
 //! at teardown could crash and lose the report. The heap is leaked instead
-//! — its handles, the graph's roots, and the model's `Root`s and `Weak`s —
-//! and the teardown checks are skipped.
+//! — its handles, the graph's roots, the weak set, and the model's `Root`s
+//! and `Weak`s — and the teardown checks are skipped.
 //!
 //! **Otherwise** the graph is verified a last time, then dropped (root
 //! slots cleared, vector emptied, extra roots and weaks released, model
@@ -11,18 +11,20 @@
 //! Then: the live objects and heap bytes must be back at the baseline
 //! (within [`OBJECT_TOLERANCE`] and [`BYTES_TOLERANCE`]); every droppable
 //! object must have been dropped, exactly once (the drop ledger of module
-//! `canary`), both before and after the heap itself is dropped; and no drop
-//! may have been bad.
+//! `canary`), both before and after the heap itself is dropped; no drop
+//! may have been bad; and the weak set of keys must be empty (every key
+//! died, so every entry must have been purged).
 
 use std::sync::atomic::Ordering;
 
-use gomem::{Heap, MemStats, Member, Root, Slice, Vector};
+use gomem::{Heap, MemStats, Member, Root, Slice, Vector, WeakSet};
 
 use crate::graph::Node;
 use crate::model::lock_model;
 use crate::oracle::Oracle;
 use crate::report::StressReport;
 use crate::shared::{Counter, Shared};
+use crate::values::Obj;
 
 /// Live objects (outside the tiny allocator's sub-allocations) the heap may
 /// still count after the graph is dropped and two cycles have run. Zero:
@@ -50,9 +52,11 @@ pub(crate) fn finish(
     heap: Heap,
     root_array: Root<Slice<Member<Node>>>,
     vector: Root<Vector<Node>>,
+    keys: WeakSet<Obj>,
     baseline: &MemStats,
 ) -> StressReport {
     if shared.failure_count() > 0 {
+        std::mem::forget(keys);
         let mut model = lock_model(&shared.model);
         std::mem::forget(std::mem::take(&mut model.extra_roots));
         std::mem::forget(std::mem::take(&mut model.weaks));
@@ -76,6 +80,7 @@ pub(crate) fn finish(
             heap: &heap,
             root_array: &root_array,
             vector: &vector,
+            keys: &keys,
         };
         let mut model = lock_model(&shared.model);
         oracle.verify(&m, &mut model, "final");
@@ -92,14 +97,19 @@ pub(crate) fn finish(
         model.weaks.clear();
         model.nodes.clear();
         model.tags.clear();
+        model.objs.clear();
         model.in_flight.iter_mut().for_each(Vec::clear);
+        model.on_stack.iter_mut().for_each(Vec::clear);
     }
     drop(root_array);
     drop(vector);
     m.collect();
     m.collect();
     let after = heap.stats();
+    let keys_left = keys.len();
+    drop(keys);
     let mut report = shared.report(&heap);
+    report.keys_left = keys_left;
     let objects_left = class_objects(&after) as i64 - class_objects(baseline) as i64;
     let bytes_left = after.heap_alloc as i64 - baseline.heap_alloc as i64;
     report.objects_left = objects_left;
@@ -116,6 +126,11 @@ pub(crate) fn finish(
                 .filter(|c| c.mallocs != c.frees)
                 .map(|c| (c.size, c.mallocs, c.frees))
                 .collect::<Vec<_>>()
+        ));
+    }
+    if keys_left > 0 {
+        fail(format!(
+            "after the graph was dropped and two collect()s ran, the weak set still has {keys_left} entries"
         ));
     }
     let mut notes = Vec::new();

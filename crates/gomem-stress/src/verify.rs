@@ -3,12 +3,17 @@
 //!
 //! In order: the frame (root array and vector headers); each root — root
 //! slot, extra root, vector element — must hold what the model says; every
-//! node reached in the heap is inspected (module `inspect`) and compared
-//! with the model, and no two may carry one id; the set the heap reaches
-//! must equal the set the model reaches. Then the weak pointers are checked
-//! (module `weak`), and finally the model is pruned to what can still
-//! matter (`Model::prune`). The first mismatch stops the verification and
-//! is recorded as a failure; the model is then left unpruned.
+//! node, cell and key reached in the heap (through kids, tags' back edges,
+//! value slots, cells' node links and map values) is inspected (module
+//! `inspect`) and compared with the model, and no two may carry one id;
+//! the set the heap reaches must equal the set the model reaches. Then the
+//! weak pointers (module `weak`) and the weak set of keys (module `keys`)
+//! are checked, both against what the model says is alive (reachable from
+//! the roots, the stacks in flight and the value stacks) and against the
+//! nodes touched since the last verification; and finally the model is
+//! pruned to what can still matter (`Model::prune`). The first mismatch
+//! stops the verification and is recorded as a failure; the model is then
+//! left unpruned.
 //!
 //! One thread verifies at a time (the lock), every `verify_every`, or every
 //! `PRUNE_EVERY_MS` while the model map is full (module `worker`), and once
@@ -23,15 +28,20 @@ use crate::graph::Node;
 use crate::model::Model;
 use crate::oracle::Oracle;
 use crate::shared::Counter;
+use crate::values::Obj;
 
 impl Oracle<'_> {
     /// The full verification (module header), under the lock; `who` names
     /// the verifier in a failure. Returns the number of reachable nodes, or
     /// `None` after a failure.
     pub(crate) fn verify(&self, m: &Mutator, model: &mut Model, who: &str) -> Option<usize> {
-        let checked = self
-            .verify_graph(m, model)
-            .and_then(|reachable| self.check_weaks(m, model).map(|()| reachable));
+        let checked = self.verify_graph(m, model).and_then(|reachable| {
+            let reset = model.touched_reach();
+            let (alive, _) = model.reach(model.live_seeds());
+            self.check_weaks(m, model, &alive, &reset)?;
+            self.check_keys(m, model, &alive, &reset)?;
+            Ok(reachable)
+        });
         match checked {
             Err(msg) => {
                 self.fail(who, format!("verification: {msg}"));
@@ -48,7 +58,7 @@ impl Oracle<'_> {
     }
 
     /// The heap graph against the model graph; the number of reachable
-    /// nodes.
+    /// nodes (cells and keys not counted: the mix steers the node count).
     fn verify_graph(&self, m: &Mutator, model: &Model) -> Result<usize, String> {
         let mut stack: Vec<Gc<'_, Node>> = Vec::new();
         self.check_frame(m)?;
@@ -104,23 +114,45 @@ impl Oracle<'_> {
             }
         }
         let mut visited: HashSet<usize> = HashSet::with_capacity(model.nodes.len());
-        let mut ids: HashMap<u64, usize> = HashMap::with_capacity(model.nodes.len());
-        while let Some(o) = stack.pop() {
-            let addr = o.as_ptr() as usize;
-            if !visited.insert(addr) {
-                continue;
-            }
-            let read = self.inspect(m, o)?;
-            if let Some(other) = ids.insert(read.id, addr) {
+        let mut ids: HashMap<u64, usize> =
+            HashMap::with_capacity(model.nodes.len() + model.objs.len());
+        let mut objs: Vec<Gc<'_, Obj>> = Vec::new();
+        let mut nodes = 0;
+        loop {
+            let (addr, id) = if let Some(o) = stack.pop() {
+                let addr = o.as_ptr() as usize;
+                if !visited.insert(addr) {
+                    continue;
+                }
+                let read = self.inspect(m, o)?;
+                self.compare(model, &read)?;
+                stack.extend(o.kids.iter().filter_map(|k| k.get(m)));
+                if let Some(b) = o.tag.get(m).and_then(|t| t.back.get(m)) {
+                    stack.push(b);
+                }
+                objs.extend(o.vals.iter().filter_map(|v| v.get(m).as_gc()));
+                nodes += 1;
+                (addr, read.id)
+            } else if let Some(x) = objs.pop() {
+                let addr = x.as_ptr() as usize;
+                if !visited.insert(addr) {
+                    continue;
+                }
+                let read = self.inspect_obj(m, x, true)?;
+                self.compare_obj(model, &read)?;
+                if let Some(c) = x.into_ref().cell() {
+                    objs.extend(c.vals.iter().filter_map(|v| v.get(m).as_gc()));
+                    c.map.for_each(m, |_, v| objs.extend(v.as_gc()));
+                    stack.extend(c.node.get(m));
+                }
+                (addr, read.id)
+            } else {
+                break;
+            };
+            if let Some(other) = ids.insert(id, addr) {
                 return Err(format!(
-                    "two objects carry id {}: at {other:#x} and at {addr:#x}",
-                    read.id
+                    "two objects carry id {id}: at {other:#x} and at {addr:#x}"
                 ));
-            }
-            self.compare(model, &read)?;
-            stack.extend(o.kids.iter().filter_map(|k| k.get(m)));
-            if let Some(b) = o.tag.get(m).and_then(|t| t.back.get(m)) {
-                stack.push(b);
             }
         }
         let (reach, _) = model.reach(model.root_ids());
@@ -144,10 +176,10 @@ impl Oracle<'_> {
             ));
         }
         self.shared.add(Counter::Verifications, 1);
-        self.shared.reachable.store(ids.len(), Ordering::Relaxed);
+        self.shared.reachable.store(nodes, Ordering::Relaxed);
         self.shared
             .max_reachable
             .fetch_max(ids.len(), Ordering::Relaxed);
-        Ok(ids.len())
+        Ok(nodes)
     }
 }

@@ -2,15 +2,16 @@
 //! verifier checks on them.
 //!
 //! * **Safety**: a `Weak` whose target the model says is alive (reachable
-//!   from the roots or from a stack in flight) must upgrade, to that very
-//!   node, intact.
+//!   from the roots, from a stack in flight or from a value stack) must
+//!   upgrade, to that very node, intact.
 //! * **Liveness**: a `Weak` whose target has been unreachable since a
 //!   verification at which `c` cycles had completed must no longer upgrade
 //!   once `c + LIVENESS_CYCLES` cycles have. The clock is
 //!   `WeakEntry::unreachable_since`. An upgrade shades its target (if a
 //!   cycle is marking), and so does a store that overwrites a pointer to it
-//!   (the deletion barrier); either keeps the target *and everything it
-//!   reaches* one more cycle. So both note the node (`Model::touch`), and
+//!   (the deletion barrier), and so may a value stack that held it (its
+//!   scan); each keeps the target *and everything it reaches* one more
+//!   cycle. So both note the node (`Model::touch`), and
 //!   the next verification first restarts the clock of every entry for a
 //!   node the touched nodes reach. (Restarting only the upgraded target's
 //!   own entries, as the oracle once did, let a weak to a node below a
@@ -19,6 +20,8 @@
 //!
 //! The weaks pin their targets in the model (`Model::prune` keeps what they
 //! reach), so an upgrade can always be compared with the model.
+
+use std::collections::HashSet;
 
 use gomem::{Gc, Mutator, Weak};
 
@@ -87,28 +90,35 @@ impl Model {
         }
     }
 
-    /// Restarts the clock of every entry for a node reachable (in the model)
-    /// from a node touched since the last call. Reachability is taken now,
-    /// not at the touch, which loses nothing: an edge cut since a touch was
-    /// a store that overwrote it, so its old target was touched too.
-    fn restart_touched_clocks(&mut self) {
+    /// What the model reaches from the nodes and objects touched since the
+    /// last call: the clocks of every weak entry (and key text, module
+    /// `keys`) for them restart. Reachability is taken now, not at the
+    /// touch, which loses nothing: an edge cut since a touch was a store
+    /// that overwrote it, so its old target was touched too.
+    pub(crate) fn touched_reach(&mut self) -> HashSet<u64> {
         let touched = std::mem::take(&mut self.touched);
-        if touched.is_empty() || self.weaks.iter().all(|e| e.unreachable_since.is_none()) {
-            return;
+        if touched.is_empty() {
+            return HashSet::new();
         }
-        let (reset, _) = self.reach(touched);
-        for e in self.weaks.iter_mut().filter(|e| reset.contains(&e.id)) {
-            e.unreachable_since = None;
-        }
+        self.reach(touched).0
     }
 }
 
 impl Oracle<'_> {
     /// Checks every weak entry (module header), starting or reading the
-    /// clocks; under the lock, after the graph was verified.
-    pub(crate) fn check_weaks(&self, m: &Mutator, model: &mut Model) -> Result<(), String> {
-        model.restart_touched_clocks();
-        let (alive, _) = model.reach(model.live_seeds());
+    /// clocks; under the lock, after the graph was verified. `alive` is
+    /// what the model reaches from the roots and the stacks, `reset` what
+    /// it reaches from the touched nodes (`Model::touched_reach`).
+    pub(crate) fn check_weaks(
+        &self,
+        m: &Mutator,
+        model: &mut Model,
+        alive: &HashSet<u64>,
+        reset: &HashSet<u64>,
+    ) -> Result<(), String> {
+        for e in model.weaks.iter_mut().filter(|e| reset.contains(&e.id)) {
+            e.unreachable_since = None;
+        }
         let done = self.heap.gc_summary().cycles;
         let mut late = None;
         for e in model.weaks.iter_mut() {

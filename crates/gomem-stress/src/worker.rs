@@ -1,14 +1,16 @@
 //! A mutator thread: its loop, and the operation mix.
 //!
-//! A [`Worker`] owns its `Mutator`, its `Rng` and its name, and shares the
-//! rest through its `Oracle`. Its loop runs batches of 1–8 operations
-//! (`step` picks each; the operations themselves are in modules `ops` and
-//! `hostile`), and after each batch reaches a safepoint (with yield
+//! A [`Worker`] owns its `Mutator`, its `Rng`, its name and its two value
+//! stacks (module `vstack`), and shares the rest through its `Oracle`. Its
+//! loop runs batches of 1–8 operations (`step` picks each; the operations
+//! themselves are in modules `ops`, `hostile`, `vslot`, `vstack` and
+//! `keys`), and after each batch reaches a safepoint (with yield
 //! injection around it, module `starve`), now and then blocks briefly (a
 //! sleep or a yield inside `Mutator::blocking`), forces a cycle (thread 0,
 //! every `forced_collect_every` operations) or runs the full verification
 //! (whichever thread first sees it due). It stops when `stop` is set or
-//! after `ops_per_thread` operations.
+//! after `ops_per_thread` operations; it then empties its value stacks
+//! from the model and drops them.
 //!
 //! **Exposed batches.** With `drop_probes` on, half the batches run with
 //! the Mutator moved into a thread-local (module `hostile`) and borrowed
@@ -22,7 +24,10 @@
 //! quarters of the object budget — below, unlinks become allocations;
 //! above (or while the model map is full until the next prune), allocations
 //! become unlinks. Two rare operations, `lend` and `attach_twice`, run
-//! every `lend_every` and `attach_twice_every` operations on average.
+//! every `lend_every` and `attach_twice_every` operations on average. With
+//! `vm_ops` on, one operation in five is a VM API operation: `vslot`
+//! (30 %), `vmove` (10 %), `vread` (15 %), `stack` (25 %), `intern` (10 %)
+//! and `intern_free` (10 %).
 
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
@@ -34,6 +39,7 @@ use crate::model::{lock_model, Model};
 use crate::oracle::Oracle;
 use crate::rng::Rng;
 use crate::shared::Counter;
+use crate::vstack::VmStacks;
 
 /// Verification (and pruning) interval while the model map is full.
 const PRUNE_EVERY_MS: u64 = 20;
@@ -75,9 +81,15 @@ enum Op {
     Read,
     Lend,
     AttachTwice,
+    VSlot,
+    VMove,
+    VRead,
+    Stack,
+    Intern,
+    InternFree,
 }
 
-const _: () = assert!(OP_NAMES.len() == Op::AttachTwice as usize + 1);
+const _: () = assert!(OP_NAMES.len() == Op::InternFree as usize + 1);
 
 /// Names of the operations, for
 /// [`StressConfig::disabled_ops`](crate::StressConfig::disabled_ops).
@@ -97,6 +109,12 @@ pub const OP_NAMES: &[&str] = &[
     "read",
     "lend",
     "attach_twice",
+    "vslot",
+    "vmove",
+    "vread",
+    "stack",
+    "intern",
+    "intern_free",
 ];
 
 /// The bit set of the operations named in `names` (bit `i`: `OP_NAMES[i]`).
@@ -124,6 +142,9 @@ pub(crate) struct Worker<'a> {
     pub(crate) rng: Rng,
     /// Bit `op` set: the operation is disabled (see [`op_mask`]).
     pub(crate) disabled_ops: u32,
+    /// The thread's value stacks (module `vstack`; `None` for a lend
+    /// helper, or with `vm_ops` off).
+    pub(crate) stacks: Option<VmStacks>,
 }
 
 impl<'a> Worker<'a> {
@@ -149,6 +170,10 @@ impl<'a> Worker<'a> {
     pub(crate) fn run(mut self, mut m: Mutator) {
         let shared = self.oracle.shared;
         let _anchor = crate::hostile::Anchor::set(&m);
+        crate::keys::set_who(self.thread);
+        if shared.cfg.vm_ops {
+            self.stacks = Some(VmStacks::new(&m));
+        }
         let mut ops = 0u64;
         while !self.stopped() && !self.limit_reached(ops) {
             let before = ops;
@@ -184,6 +209,7 @@ impl<'a> Worker<'a> {
                 self.oracle.verify(&m, &mut model, &self.name);
             }
         }
+        self.drop_stacks();
     }
 
     fn limit_reached(&self, ops: u64) -> bool {
@@ -239,6 +265,15 @@ impl<'a> Worker<'a> {
         } else if cfg.attach_twice_every > 0 && self.rng.below(cfg.attach_twice_every as usize) == 0
         {
             Op::AttachTwice
+        } else if cfg.vm_ops && self.rng.chance(1, 5) {
+            match self.rng.below(100) {
+                0..=29 => Op::VSlot,
+                30..=39 => Op::VMove,
+                40..=54 => Op::VRead,
+                55..=79 => Op::Stack,
+                80..=89 => Op::Intern,
+                _ => Op::InternFree,
+            }
         } else {
             match self.rng.below(100) {
                 0..=21 if !shrink => Op::AllocLink,
@@ -276,6 +311,12 @@ impl<'a> Worker<'a> {
             Op::Read => self.op_read(m),
             Op::Lend => self.op_lend(m),
             Op::AttachTwice => self.op_attach_twice(),
+            Op::VSlot => self.op_vslot(m),
+            Op::VMove => self.op_vmove(m),
+            Op::VRead => self.op_vread(m),
+            Op::Stack => self.op_stack(m),
+            Op::Intern => self.op_intern(m),
+            Op::InternFree => self.op_intern_free(m),
         }
     }
 }

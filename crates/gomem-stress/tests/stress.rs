@@ -9,9 +9,15 @@
 //! windows) at GOGC=25; a third starves two mutators of CPU for ~20 s (two
 //! CPU hogs beside them and the oracle's yield injection: issue 11's H6).
 //! Every run also carries the hostile programs (a `&Node` lent to a helper
-//! thread, Drops that try to reach the heap, a second `attach()`: H1–H3).
-//! Any failure fails the test with the first messages. The three tests run
-//! side by side (the harness's threads), ~40 s of wall time in release.
+//! thread, Drops that try to reach the heap, a second `attach()`: H1–H3)
+//! and the VM API operations (issue 12): value slots holding immediates and
+//! pointers to two kinds of objects, heap maps, each worker's value stacks
+//! holding unlinked objects across safepoints and cycles, and one weak set
+//! of interned keys shared by all threads. Any failure fails the test with
+//! the first messages, and so does a VM API counter left at zero (the
+//! operations silently stopped running, or stopped checking). The three
+//! tests run side by side (the harness's threads), ~40 s of wall time in
+//! release.
 //!
 //! `GOMEM_STRESS_SECONDS` sets the length of the main run,
 //! `GOMEM_STRESS_SEED` its seed (printed on every run).
@@ -42,6 +48,29 @@ fn check(report: &StressReport, min_cycles: u32) {
         "{report}"
     );
     assert_eq!(report.drops, report.droppable, "{report}");
+    check_vm(report);
+}
+
+/// The VM API operations ran and checked what they did.
+fn check_vm(r: &StressReport) {
+    let counters = [
+        ("value words read and checked", r.value_reads),
+        ("value slot stores", r.value_stores),
+        ("pointers moved out of value slots", r.value_moves),
+        ("HeapMap sets and removes", r.map_ops),
+        ("pointers pushed on value stacks", r.stack_pushes),
+        ("values read back from value stacks", r.stack_checks),
+        ("values read back after two cycles on a stack", r.stack_aged),
+        ("interns", r.interns),
+        ("lookups that found a live key", r.intern_hits),
+        ("interns that made a key", r.intern_misses),
+        ("reachable keys found by the verifier", r.key_finds),
+        ("dead keys seen vanish from the weak set", r.key_evictions),
+    ];
+    for (what, n) in counters {
+        assert!(n > 0, "{what}: none\n{r}");
+    }
+    assert_eq!(r.keys_left, 0, "{r}");
 }
 
 #[test]
@@ -103,7 +132,9 @@ fn two_mutators_starved_by_hogs_and_yield_injection() {
         clobber_free: true,
         yield_every: 64,
         hogs: 2,
-        lend_every: 2000,
+        // A debug build runs few operations here: lend more often, so
+        // that the run lends at all.
+        lend_every: if cfg!(debug_assertions) { 500 } else { 2000 },
         ..StressConfig::default()
     };
     eprintln!(
