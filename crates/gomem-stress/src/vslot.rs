@@ -5,11 +5,10 @@
 //! a number key in a cell's `HeapMap`. [`Oracle::vslot_set`] stores into
 //! one and updates the model together (under the lock, like `slot_set`): a
 //! pointer it overwrites is touched (the barrier's deletion half may have
-//! shaded it, module `weak`). Removing a map entry first overwrites its
-//! value with nil, because a `HeapMap` keeps a removed entry's value in its
-//! backing array until the array is rebuilt (`heapmap.rs`): left there, a
-//! pointer would keep its object alive past what the model says, and the
-//! liveness checks would blame the collector.
+//! shaded it, module `weak`). Removing a map entry drops its value from
+//! the model at once: a `HeapMap` clears a removed entry's value (it once
+//! kept it in its backing array until the array was rebuilt, which the
+//! liveness checks here reported as an object kept alive past its time).
 //!
 //! Slots are picked by a walk ([`Worker::pick_vslot`]): a node picked by a
 //! walk from the roots, one of its value slots, and, while the value is a
@@ -178,9 +177,6 @@ impl Oracle<'_> {
                         (new, had)
                     }
                     None => {
-                        if let Some(MVal::Obj(_)) = old {
-                            map.set(m, map_key(k), Value::nil());
-                        }
                         let removed = map.remove(m, map_key(k));
                         let had = s.model_cell(model).and_then(|c| c.map.remove(&k));
                         (!removed, had)

@@ -18,10 +18,13 @@
 //! and writers order their stores so that a reader without the lock sees a
 //! consistent pair: a new entry's value is stored before its key (Release
 //! after Release; readers load the key, then the value, with Acquire); a
-//! removed entry's key becomes a tombstone and its value stays, and
-//! tombstones are never reused in place, only dropped when the map is
-//! rebuilt into a new array — so a reader that matched a key reads a value
-//! that key had. Growth builds a complete new array and then swings the
+//! removed entry's key becomes a tombstone, then its value nil (so the map
+//! stops keeping the value's object alive), and tombstones are never
+//! reused in place, only dropped when the map is rebuilt into a new array.
+//! A reader loads the key again after the value: if the key is still
+//! there, no remove had cleared the value it read (the nil store comes
+//! after the tombstone), so a reader that matched a key reads a value that
+//! key had. Growth builds a complete new array and then swings the
 //! Member (Release), so a reader sees the old array or the new one, each
 //! consistent. A reader's backing array stays alive while it uses it: it
 //! holds a `Gc` to it (from `Member::get`), and swinging the Member logs
@@ -194,7 +197,10 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
         // SAFETY: the array is in m's heap (it came from a Member, checked
         // and set through the barrier), so its slots are too. `Member::get`
         // made the busy check.
-        Some(unsafe { buf[2 * i + 1].get_in_heap(m) })
+        let value = unsafe { buf[2 * i + 1].get_in_heap(m) };
+        // A remove between the key's load and the value's clears the value
+        // after tombstoning the key: the key, loaded again, says so.
+        (buf[2 * i].load_word() == key.bits() as usize).then_some(value)
     }
 
     /// Stores `value` under `key`; returns true if the key was new.
@@ -299,9 +305,13 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
         let Some(i) = Self::find(&buf, key.bits()) else {
             return false;
         };
-        // The value stays until the array is rebuilt (module header).
+        // Key first, then the value (module header): the map must not keep
+        // a removed value's object alive until its next rebuild.
         // SAFETY: the array is in m's heap (see `get`).
-        unsafe { buf[2 * i].set_word_in_heap(m, TOMBSTONE) };
+        unsafe {
+            buf[2 * i].set_word_in_heap(m, TOMBSTONE);
+            buf[2 * i + 1].set_word_in_heap(m, NIL_BITS as usize);
+        }
         self.len.fetch_sub(1, Ordering::Release);
         true
     }
@@ -325,8 +335,8 @@ impl<O: Trace + Send + 'static> HeapMap<O> {
             // was stored as a value of this map (set checks its heap); both
             // go through the load barrier.
             let (k, v) = unsafe { (pair[0].get_in_heap(m), pair[1].get_in_heap(m)) };
-            if k.bits() as usize <= TOMBSTONE {
-                continue; // removed meanwhile
+            if k.bits() as usize <= TOMBSTONE || pair[0].load_word() != k.bits() as usize {
+                continue; // removed meanwhile (see `get`)
             }
             f(k, v);
         }

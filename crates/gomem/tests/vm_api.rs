@@ -749,3 +749,40 @@ fn a_value_loaded_by_a_black_mutator_through_a_shared_reference_survives() {
         );
     }
 }
+
+/// A removed entry's value is dropped from the map at once, not kept alive
+/// until the map's next rebuild (the stress oracle found the retention).
+#[test]
+fn a_removed_map_value_is_not_kept_alive() {
+    let heap = Heap::new(debug());
+    let mut m = heap.attach();
+    let mut stack: ValueStack<Obj> = m.value_stack();
+    let weak = {
+        let t = m.alloc(Obj::Table(HeapMap::new()));
+        let gone = m.alloc(Obj::Str("gone".into()));
+        t.table()
+            .set(&m, Value::from_number(1.0), Value::from_gc(gone));
+        t.table()
+            .set(&m, Value::from_number(2.0), string(&m, "kept"));
+        stack.push(&m, Value::from_gc(t));
+        let w = m.weak(gone);
+        assert!(t.table().remove(&m, Value::from_number(1.0)));
+        assert!(t.table().get(&m, Value::from_number(1.0)).is_none());
+        let mut seen = 0;
+        t.table().for_each(&m, |k, _| {
+            assert_eq!(k.as_number(), Some(2.0));
+            seen += 1;
+        });
+        assert_eq!(seen, 1);
+        w
+    };
+    m.collect();
+    m.collect();
+    assert!(
+        weak.upgrade(&m).is_none(),
+        "the map kept a removed value alive"
+    );
+    let t = stack.get(&m, 0).as_gc().unwrap();
+    let kept = t.table().get(&m, Value::from_number(2.0)).unwrap();
+    assert_eq!(kept.as_gc().unwrap().str(), "kept");
+}
