@@ -39,7 +39,7 @@ use crate::alloc::span::SpanPtr;
 use crate::config::Config;
 use crate::gc::mark::MarkState;
 use crate::gc::pacer::Pacer;
-use crate::gc::proc::{POwner, P};
+use crate::gc::proc::{POwner, P, P_RUNNING};
 use crate::gc::roots::{RootBarrier, RootSlot, RootTable};
 use crate::gc::scavenge::Scavenger;
 use crate::gc::state::{GcWord, GcWordCell, Phase};
@@ -152,6 +152,8 @@ pub(crate) struct CycleControl {
     swept: std::sync::Mutex<u32>,
     swept_cv: Condvar,
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Idle mark workers marking right now (`gc/cycle.rs`).
+    pub(crate) idle_marking: AtomicUsize,
     times: Mutex<CycleTimes>,
     pub(crate) start_lock: Mutex<()>,
     pub(crate) workers: Mutex<Vec<std::thread::Thread>>,
@@ -237,6 +239,17 @@ impl Collector {
 
     pub(crate) fn all_ps(&self) -> Vec<NonNull<P>> {
         self.ps.lock().clone()
+    }
+
+    /// Ps whose mutator is running now (not idle, blocking or detached):
+    /// the CPUs the program is using, for the idle mark workers.
+    pub(crate) fn running_ps(&self) -> usize {
+        self.ps
+            .lock()
+            .iter()
+            // SAFETY: Ps live as long as their heap.
+            .filter(|p| unsafe { p.as_ref() }.status.load(Ordering::Relaxed) == P_RUNNING)
+            .count()
     }
 
     // ---- roots, weak pointers --------------------------------------------

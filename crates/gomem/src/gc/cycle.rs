@@ -1,7 +1,10 @@
 //! The cycle: Off → Arm → Mark → Term → Off, driven by a coordinator thread.
 //!
-//! Each heap has one coordinator thread and a few mark workers (Go's 25 %
-//! background CPU target: a quarter of the CPUs, at least one). The
+//! Each heap has one coordinator thread and mark workers: dedicated ones
+//! (Go's 25 % background CPU target: a quarter of the CPUs, at least one)
+//! and idle ones, which mark only while the running mutators and the
+//! dedicated workers leave a CPU unused (Go's idle mark workers: a program
+//! waiting in `collect()` gets every CPU marking). The
 //! coordinator never stops a mutator: it changes the GC word and waits for
 //! each P to adopt the change at its own next poll, adopting it itself for
 //! Ps that are idle (DESIGN.md §4).
@@ -53,6 +56,8 @@ const WORKER_EMPTY_QUEUE_PARK: Duration = Duration::from_micros(200);
 /// Scan work a background drainer does between postings of assist credit
 /// (about a quarter of a millisecond of marking).
 const CREDIT_CHUNK_BYTES: u64 = 256 << 10;
+/// How long an idle mark worker sleeps when no CPU is free for it.
+const IDLE_WORKER_RECHECK: Duration = Duration::from_millis(2);
 /// Spans the background sweeper sweeps between checks.
 const SWEEP_BATCH: usize = 64;
 
@@ -73,11 +78,17 @@ pub(crate) fn start_threads(heap: &Arc<Collector>) {
         .expect("coordinator set once");
     threads.push(coordinator);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for i in 0..(cpus / 4).max(1) {
+    let dedicated = dedicated_workers(cpus);
+    for i in 0..cpus.max(dedicated) {
         let h = heap.clone();
+        let role = if i < dedicated {
+            Role::Dedicated
+        } else {
+            Role::Idle { cpus, dedicated }
+        };
         let t = std::thread::Builder::new()
             .name(format!("gomem-mark-{i}"))
-            .spawn(move || fatal_on_panic("a mark worker", || worker(h)))
+            .spawn(move || fatal_on_panic("a mark worker", || worker(h, role)))
             .expect("gomem: cannot spawn a mark worker");
         heap.control.workers.lock().push(t.thread().clone());
         threads.push(t);
@@ -138,8 +149,58 @@ pub(crate) fn coordinator(heap: Arc<Collector>) {
     }
 }
 
+/// Dedicated mark workers: a quarter of the CPUs, at least one (Go's 25 %
+/// background target; the pacer plans with the same share).
+pub(crate) fn dedicated_workers(cpus: usize) -> usize {
+    (cpus / 4).max(1)
+}
+
+/// What a mark worker is for.
+#[derive(Clone, Copy)]
+enum Role {
+    /// Marks whenever there is grey work (Go's dedicated workers).
+    Dedicated,
+    /// Marks only while a CPU is left over by the running mutators and the
+    /// dedicated workers (Go's idle-priority workers: a mutator blocked in
+    /// `collect()` or in `blocking` lends its CPU to marking; a busy one is
+    /// not slowed beyond the 25 %).
+    Idle { cpus: usize, dedicated: usize },
+}
+
+impl Role {
+    /// Whether this worker may mark now. An idle worker that may counts
+    /// itself in `idle_marking` until [`Role::stop`].
+    fn may_mark(self, heap: &Collector) -> bool {
+        let Role::Idle { cpus, dedicated } = self else {
+            return true;
+        };
+        let marking = heap.control.idle_marking.fetch_add(1, Ordering::AcqRel) + 1;
+        if heap.running_ps() + dedicated + marking <= cpus {
+            return true;
+        }
+        heap.control.idle_marking.fetch_sub(1, Ordering::AcqRel);
+        false
+    }
+
+    /// Whether an idle worker that is marking must give its CPU back (a
+    /// mutator started running).
+    fn must_yield(self, heap: &Collector) -> bool {
+        let Role::Idle { cpus, dedicated } = self else {
+            return false;
+        };
+        let marking = heap.control.idle_marking.load(Ordering::Acquire);
+        heap.running_ps() + dedicated + marking > cpus
+    }
+
+    fn stop(self, heap: &Collector) {
+        if let Role::Idle { .. } = self {
+            heap.control.idle_marking.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
 /// A background mark worker's main loop.
-pub(crate) fn worker(heap: Arc<Collector>) {
+fn worker(heap: Arc<Collector>, role: Role) {
     let mut drain = Drain::new(&heap.mark);
     while !heap.control.shutdown.load(Ordering::Acquire) {
         let w = heap.gc_word().word();
@@ -156,20 +217,29 @@ pub(crate) fn worker(heap: Arc<Collector>) {
             std::thread::park_timeout(WORKER_EMPTY_QUEUE_PARK);
             continue;
         }
+        if !role.may_mark(&heap) {
+            // Every CPU is busy: look again much later (a worker waking
+            // every 200 µs beside busy mutators cost binary-trees 8 %).
+            std::thread::park_timeout(IDLE_WORKER_RECHECK);
+            continue;
+        }
         if heap.gc_word().register(w.cycle()).is_err() {
+            role.stop(&heap);
             continue;
         }
         let start = Instant::now();
-        // In chunks, so that assists see the credit as it is earned.
+        // In chunks, so that assists see the credit as it is earned (and
+        // an idle worker sees a mutator come back).
         loop {
             let scanned = drain.run(CREDIT_CHUNK_BYTES);
             heap.mark.post_credit(scanned);
-            if scanned < CREDIT_CHUNK_BYTES {
+            if scanned < CREDIT_CHUNK_BYTES || role.must_yield(&heap) {
                 break;
             }
         }
         drain.flush();
         heap.gc_word().deregister();
+        role.stop(&heap);
         heap.stats.record_worker(start.elapsed());
         heap.wake_collector();
     }

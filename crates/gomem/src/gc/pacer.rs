@@ -173,7 +173,7 @@ pub fn runway_for(grown: usize, used: f64, background: f64) -> usize {
 /// of the CPUs, at least one: `gc/cycle.rs`) over the CPUs.
 fn background_utilization() -> f64 {
     let cpus = crate::gc::collector::cpus();
-    ((cpus / 4).max(1) as f64 / cpus as f64).min(MAX_UTILIZATION)
+    (crate::gc::cycle::dedicated_workers(cpus) as f64 / cpus as f64).min(MAX_UTILIZATION)
 }
 
 /// The live heap a cycle leaves (the next goal's base): what it marked,
