@@ -35,6 +35,7 @@
 //! principle, reach this same Mutator through a thread-local; the P's `busy`
 //! flag makes that a panic instead of aliasing the mcache.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::mem::{align_of, size_of};
 use std::ptr::NonNull;
@@ -44,6 +45,7 @@ use std::time::Instant;
 
 use crate::alloc::arena;
 use crate::alloc::mheap::AllocError;
+use crate::alloc::os::ARENA_SHIFT;
 use crate::alloc::sizeclass::{size_to_class, SpanClass, MAX_SMALL_SIZE, TINY_SIZE};
 use crate::alloc::span::MSpan;
 use crate::gc::collector::{Collector, Heap};
@@ -95,6 +97,12 @@ pub struct Mutator {
     heap: Heap,
     p: NonNull<P>,
     heap_id: u32,
+    /// The arena (`addr >> ARENA_SHIFT`) that the last home or same-heap
+    /// check found in this heap: an address in it needs no arena-map
+    /// lookup. Sound because an arena stays published, and in the same
+    /// heap, until its heap is dropped, and this Mutator keeps the heap
+    /// alive.
+    own_arena: Cell<usize>,
     /// Unique among all Mutators ever made (value stacks check it).
     uid: u64,
     _not_send: PhantomData<*mut ()>,
@@ -115,6 +123,7 @@ impl Mutator {
             heap: heap.clone(),
             p,
             heap_id: inner.mheap.id,
+            own_arena: Cell::new(usize::MAX),
             uid: NEXT_UID.fetch_add(1, Ordering::Relaxed),
             _not_send: PhantomData,
         };
@@ -678,15 +687,30 @@ impl Mutator {
     /// Panics unless `addr` (a Member's own address) lies in this heap.
     #[inline]
     pub(crate) fn check_member_home(&self, addr: usize) {
-        if arena::heap_id_of(addr) != self.heap_id {
+        if !self.in_own_heap(addr) {
             member_outside_heap(addr);
         }
+    }
+
+    /// Whether `addr` lies in an arena of this mutator's heap (one compare
+    /// when it is in the arena the last check found).
+    #[inline(always)]
+    fn in_own_heap(&self, addr: usize) -> bool {
+        let a = addr >> ARENA_SHIFT;
+        if a == self.own_arena.get() {
+            return true;
+        }
+        let mine = arena::heap_id_of(addr) == self.heap_id;
+        if mine {
+            self.own_arena.set(a);
+        }
+        mine
     }
 
     /// Panics unless `addr` (an object) belongs to this heap.
     #[inline]
     pub(crate) fn check_same_heap(&self, addr: usize) {
-        if arena::heap_id_of(addr) != self.heap_id {
+        if !self.in_own_heap(addr) {
             pointer_from_another_heap(addr);
         }
     }
