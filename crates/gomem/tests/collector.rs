@@ -464,6 +464,24 @@ fn pointers_never_cross_heaps() {
     x.left.set(&ma, Some(y));
 }
 
+/// The Mutator remembers the arena its last home check found in its heap;
+/// a Member of another heap, stored through after many stores that warmed
+/// that memory, must still be refused.
+#[test]
+#[should_panic(expected = "not inside an object of this Mutator's heap")]
+fn a_warm_arena_check_still_refuses_a_member_of_another_heap() {
+    let a = Heap::new(debug());
+    let b = Heap::new(debug());
+    let ma = a.attach();
+    let mb = b.attach();
+    let x = ma.alloc(Node::new(1));
+    for i in 0..100 {
+        x.left.set(&ma, Some(ma.alloc(Node::new(i))));
+    }
+    let foreign = mb.alloc(Node::new(2));
+    foreign.left.set(&ma, Some(x));
+}
+
 #[test]
 #[should_panic(expected = "non-null Member")]
 fn allocating_a_value_with_a_non_null_member_panics() {
