@@ -258,23 +258,8 @@ impl Worker<'_> {
     ) -> Option<(Option<Value<'m, Obj>>, Option<MVal>)> {
         let v = self.oracle.vslot_get(m, s);
         self.starve();
-        let in_heap = match v.map(|v| self.oracle.value_read(s.owner(), v)).transpose() {
-            Ok(x) => x,
-            Err(e) => {
-                self.fail(format!("{s}: {e}"));
-                return None;
-            }
-        };
-        let Some(in_model) = s.in_model(model) else {
-            self.fail(format!("{s}: the model does not know the holder"));
-            return None;
-        };
-        if in_heap != in_model {
-            self.fail(format!(
-                "{s}: the heap holds {in_heap:?}, the model says {in_model:?}"
-            ));
-            return None;
-        }
+        let read = v.map(|v| self.oracle.value_read(s.owner(), v)).transpose();
+        let in_heap = self.heap_agrees_with_model(&s, read, s.in_model(model))?;
         if let Some(o) = v.and_then(|v| v.as_gc()) {
             if let Err(e) = self.oracle.inspect_and_compare_obj(m, model, o) {
                 self.fail(format!("via {s}: {e}"));

@@ -31,23 +31,25 @@ impl Worker<'_> {
         }
     }
 
-    /// Reads a slot and checks it (and its node) against the model.
-    fn read_slot<'m>(
+    /// Checks what a slot `s` holds in the heap (`in_heap`, or the error
+    /// reading it) against what the model says it holds (`None`: the model
+    /// does not know the holder); reports a difference and returns `None`,
+    /// else the heap's value.
+    /// Shared by graph slots and value slots (module `vslot`).
+    pub(crate) fn heap_agrees_with_model<T: PartialEq + std::fmt::Debug>(
         &mut self,
-        m: &'m Mutator,
-        model: &Model,
-        s: Slot<'m>,
-    ) -> Option<Option<Gc<'m, Node>>> {
-        let h = self.oracle.slot_get(m, model, s);
-        self.starve();
-        let in_heap = match h.map(|o| self.oracle.node_id(o)).transpose() {
-            Ok(id) => id,
+        s: &dyn std::fmt::Display,
+        in_heap: Result<T, String>,
+        in_model: Option<T>,
+    ) -> Option<T> {
+        let in_heap = match in_heap {
+            Ok(x) => x,
             Err(e) => {
                 self.fail(format!("{s}: {e}"));
                 return None;
             }
         };
-        let Some(in_model) = s.in_model(model) else {
+        let Some(in_model) = in_model else {
             self.fail(format!("{s}: the model does not know the holder"));
             return None;
         };
@@ -57,6 +59,20 @@ impl Worker<'_> {
             ));
             return None;
         }
+        Some(in_heap)
+    }
+
+    /// Reads a slot and checks it (and its node) against the model.
+    fn read_slot<'m>(
+        &mut self,
+        m: &'m Mutator,
+        model: &Model,
+        s: Slot<'m>,
+    ) -> Option<Option<Gc<'m, Node>>> {
+        let h = self.oracle.slot_get(m, model, s);
+        self.starve();
+        let in_heap = h.map(|o| self.oracle.node_id(o)).transpose();
+        self.heap_agrees_with_model(&s, in_heap, s.in_model(model))?;
         if let Some(o) = h {
             if let Err(e) = self.oracle.inspect_and_compare(m, model, o) {
                 self.fail(format!("via {s}: {e}"));
