@@ -52,7 +52,7 @@ use gomem::{Gc, Member, Mutator, Phase, Root, Slice, Weak};
 
 use crate::canary::Ledger;
 use crate::graph::{Node, KIDS};
-use crate::model::lock_model;
+use crate::model::{lock_model, Model};
 use crate::rng::Rng;
 use crate::shared::Counter;
 use crate::worker::{Mu, Worker};
@@ -322,10 +322,7 @@ impl Worker<'_> {
         }
 
         let mut model = lock_model(&shared.model);
-        let held = &mut model.in_flight[self.thread];
-        if let Some(i) = held.iter().position(|&x| x == id) {
-            held.swap_remove(i);
-        }
+        Model::unhold(&mut model.in_flight, self.thread, id);
         if let Err(e) = self.oracle.inspect_and_compare(m, &model, o) {
             return self.fail(format!("object {id}, after it was lent to a helper: {e}"));
         }

@@ -93,6 +93,15 @@ pub(crate) struct Model {
 }
 
 impl Model {
+    /// Forgets one hold of `id` by thread `thread` (in flight between two
+    /// locked sections, or on a value stack: `holds` picks which).
+    pub(crate) fn unhold(holds: &mut [Vec<u64>], thread: usize, id: u64) {
+        let held = &mut holds[thread];
+        if let Some(i) = held.iter().position(|&x| x == id) {
+            held.swap_remove(i);
+        }
+    }
+
     /// An empty graph with `root_slots` empty slots, `extra_roots` unset
     /// extra roots and `threads` empty stacks.
     pub(crate) fn new(root_slots: usize, extra_roots: usize, threads: usize) -> Model {

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use gomem::Gc;
 
 use crate::graph::{Node, KIDS, VEC_MAX};
-use crate::model::{lock_model, ModelNode, TagRecord};
+use crate::model::{lock_model, Model, ModelNode, TagRecord};
 use crate::oracle::Slot;
 use crate::shared::Counter;
 use crate::worker::{Mu, Worker};
@@ -143,10 +143,7 @@ impl Worker<'_> {
             }
             self.starve();
             model = lock_model(&shared.model);
-            let held = &mut model.in_flight[self.thread];
-            if let Some(i) = held.iter().position(|&x| x == id) {
-                held.swap_remove(i);
-            }
+            Model::unhold(&mut model.in_flight, self.thread, id);
         } else {
             let n = self.rng.below(8);
             self.churn(m, n, Some(o));

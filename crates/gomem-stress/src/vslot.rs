@@ -410,10 +410,7 @@ impl Worker<'_> {
             }
             self.starve();
             model = lock_model(&shared.model);
-            let held = &mut model.in_flight[self.thread];
-            if let Some(i) = held.iter().position(|&x| x == id) {
-                held.swap_remove(i);
-            }
+            Model::unhold(&mut model.in_flight, self.thread, id);
             model.touch(id);
             if let Some(n) = model.key_text_of(id) {
                 shared.log_key(n, KeyEv::Landed { id });

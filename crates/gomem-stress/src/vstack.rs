@@ -206,10 +206,7 @@ impl Worker<'_> {
 
     /// Records that they hold it once less (and touches it).
     fn release(&self, model: &mut Model, id: u64) {
-        let held = &mut model.on_stack[self.thread];
-        if let Some(i) = held.iter().position(|&x| x == id) {
-            held.swap_remove(i);
-        }
+        Model::unhold(&mut model.on_stack, self.thread, id);
         model.touch(id);
         if let Some(n) = model.key_text_of(id) {
             self.oracle.shared.log_key(n, KeyEv::Released { id });
