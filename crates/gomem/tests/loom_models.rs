@@ -160,10 +160,16 @@ impl MarkHeap {
         h
     }
 
-    /// alloc/span.rs `MSpan::try_mark`: a Relaxed test, then `fetch_or`
-    /// (AcqRel). True if the object was white.
+    /// alloc/span.rs `MSpan::try_mark`: a Relaxed test, then a Relaxed
+    /// store of the object's own mark byte, no read-modify-write. True if
+    /// the object looked white: two racing markers may both get true and
+    /// both queue it, which the model allows (a second scan is harmless).
     fn try_mark(&self, o: usize) -> bool {
-        !self.marked[o].load(Relaxed) && !self.marked[o].swap(true, AcqRel)
+        if self.marked[o].load(Relaxed) {
+            return false;
+        }
+        self.marked[o].store(true, Relaxed);
+        true
     }
 
     /// gc/mark.rs `MarkState::queue_is_empty`.

@@ -1,8 +1,10 @@
 //! Marking: greying objects and draining grey objects until none is left.
 //!
-//! An object is *grey* once its mark bit is set and its address sits in a
+//! An object is *grey* once its mark is set and its address sits in a
 //! work queue, *black* once it has been scanned. Noscan objects go straight
-//! to black: marking sets their bit and queues nothing.
+//! to black: marking sets their mark and queues nothing. A mark is a byte
+//! set with a plain store (`alloc/span.rs`), so two agents racing on one
+//! white object may both queue it; it is then scanned twice, harmlessly.
 //!
 //! **Queues.** One global lock-free queue (a crossbeam injector) plus, per
 //! draining agent, a private stack (Go's gcWork): pushing and popping grey
