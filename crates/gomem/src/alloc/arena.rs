@@ -62,10 +62,14 @@ impl HeapArena {
         arena
     }
 
-    /// The span recorded for the page that holds `addr` (null if none yet).
+    /// The span recorded for the page that holds `addr` (null if none yet);
+    /// `addr` must be in this arena. Arenas are aligned to their size, so
+    /// the page index is the address's low bits: no load of `base`, which
+    /// sits on another cache line than the page's entry.
     #[inline]
     pub fn span_at(&self, addr: usize) -> *mut MSpan {
-        self.spans[(addr - self.base) >> PAGE_SHIFT].load(Ordering::Acquire)
+        debug_assert_eq!(addr & !(ARENA_BYTES - 1), self.base);
+        self.spans[(addr >> PAGE_SHIFT) & (PAGES_PER_ARENA - 1)].load(Ordering::Acquire)
     }
 
     /// Records `span` for pages `[first, first + n)` of this arena.
@@ -179,6 +183,7 @@ pub fn init() {
 
 /// Sanity constant check kept next to the layout it depends on.
 const _: () = assert!(os::ARENA_BYTES == 1 << ARENA_SHIFT);
+const _: () = assert!(PAGES_PER_ARENA.is_power_of_two());
 
 #[cfg(test)]
 mod tests {
