@@ -453,9 +453,12 @@ impl Collector {
     }
 }
 
-/// CPUs available to the process.
+/// CPUs available to the process, read once: `available_parallelism`
+/// reads cgroup files on each call, and the coordinator asks every few
+/// dozen µs while marking (Go reads GOMAXPROCS at start-up, too).
 pub(crate) fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 impl Sweeper for Collector {

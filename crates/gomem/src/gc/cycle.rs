@@ -77,7 +77,7 @@ pub(crate) fn start_threads(heap: &Arc<Collector>) {
         .set(coordinator.thread().clone())
         .expect("coordinator set once");
     threads.push(coordinator);
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpus = super::collector::cpus();
     let dedicated = dedicated_workers(cpus);
     for i in 0..cpus.max(dedicated) {
         let h = heap.clone();
