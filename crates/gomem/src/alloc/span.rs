@@ -115,38 +115,22 @@ impl SpanPtr {
 }
 
 /// Metadata of one span. See the module header for who may touch what.
+///
+/// Laid out by hand, one cache line per use: the first line holds what a
+/// marker reads for every object it shades (where the span starts, its
+/// object size and index magic, its class, where its marks are) and nothing
+/// that changes while it is in use; the second holds what its owner writes
+/// on every allocation (`freeindex`, `alloc_cache`, `alloc_count`). Markers
+/// then never miss on a line that an allocating mutator keeps dirty, and a
+/// shade costs at most one miss on the span struct, not two when the
+/// fields straddle a line.
+#[repr(C, align(64))]
 pub struct MSpan {
+    // ---- line 1: read by markers, fixed while the span is in use ----
     /// First byte of the span.
     pub start: usize,
-    /// Length in 8 KiB pages.
-    pub npages: usize,
     /// Bytes per object slot (the whole span for a large object).
     pub elemsize: usize,
-    /// Number of object slots.
-    pub nelems: usize,
-    /// End of the object area (`start + nelems * elemsize`).
-    pub limit: usize,
-    /// Size class × scan/noscan.
-    pub spanclass: SpanClass,
-    /// `offset * div_magic >> 32` = object index (0 for large spans).
-    pub div_magic: u32,
-    /// Life state ([`SpanState`] as u8).
-    pub state: AtomicU8,
-    /// Sweep generation (module header).
-    pub sweepgen: AtomicU32,
-    /// Type descriptor of a large object, published once the object is
-    /// initialised (Go's `largeType`); null means "nothing to scan yet".
-    pub large_type: AtomicPtr<()>,
-    /// Some object of this span has a weak handle (`gc/weak.rs`).
-    pub has_weak: AtomicBool,
-    /// Guards weak-handle clearing against upgrades (`gc/weak.rs`).
-    pub weak_lock: AtomicBool,
-    /// Sweep generation whose weak handles have been cleared.
-    pub weak_sweepgen: AtomicU32,
-    freeindex: Cell<usize>,
-    alloc_cache: Cell<u64>,
-    alloc_count: Cell<usize>,
-    needzero: Cell<bool>,
     /// `[alloc words | typed words | mark bytes]`: `words` words each for
     /// the two bitmaps, then `MARK_WORDS_PER_WORD × words` words holding one
     /// mark byte per slot (module header). A typed bit says the object in
@@ -154,7 +138,38 @@ pub struct MSpan {
     /// `trace.rs`) instead of being described by the span's pointer bitmap.
     bits: Box<[AtomicU64]>,
     words: usize,
+    /// Length in 8 KiB pages.
+    pub npages: usize,
+    /// `offset * div_magic >> 32` = object index (0 for large spans).
+    pub div_magic: u32,
+    /// Sweep generation (module header).
+    pub sweepgen: AtomicU32,
+    /// Size class × scan/noscan.
+    pub spanclass: SpanClass,
+    /// Life state ([`SpanState`] as u8).
+    pub state: AtomicU8,
+    // ---- line 2: the owner's allocation state, and the rest ----
+    freeindex: Cell<usize>,
+    alloc_cache: Cell<u64>,
+    alloc_count: Cell<usize>,
+    needzero: Cell<bool>,
+    /// Some object of this span has a weak handle (`gc/weak.rs`).
+    pub has_weak: AtomicBool,
+    /// Guards weak-handle clearing against upgrades (`gc/weak.rs`).
+    pub weak_lock: AtomicBool,
+    /// Sweep generation whose weak handles have been cleared.
+    pub weak_sweepgen: AtomicU32,
+    /// Number of object slots.
+    pub nelems: usize,
+    /// End of the object area (`start + nelems * elemsize`).
+    pub limit: usize,
+    /// Type descriptor of a large object, published once the object is
+    /// initialised (Go's `largeType`); null means "nothing to scan yet".
+    pub large_type: AtomicPtr<()>,
 }
+
+const _: () = assert!(std::mem::offset_of!(MSpan, state) < 64);
+const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= 64);
 
 // SAFETY: the `Cell` fields are touched only by the span's single current
 // owner (module header: an mcache, a sweeper that won the sweepgen CAS, or the
