@@ -248,7 +248,10 @@ impl MSpan {
     fn set_tail_bits(&self) {
         let rem = self.nelems % 64;
         if rem != 0 {
-            self.alloc_words()[self.words - 1].fetch_or(!0u64 << rem, Ordering::Relaxed);
+            // Owner-only (init, sweep): a plain load and store, no locked
+            // read-modify-write.
+            let w = &self.alloc_words()[self.words - 1];
+            w.store(w.load(Ordering::Relaxed) | !0u64 << rem, Ordering::Relaxed);
         }
     }
 
