@@ -111,7 +111,7 @@
 //! *mark bits*. A mark is a byte per object instead (`alloc/span.rs`
 //! explains why): setting a bit shared with 63 other objects needs a locked
 //! instruction, which is also a full fence, and that fence per object cost
-//! binary-trees ~7 % of its CPU. Sweeping still turns the marks into alloc
+//! binary-trees 4–7 % of its CPU. Sweeping still turns the marks into alloc
 //! bits, 64 at a time.
 //!
 //! `alloc/` imports nothing from `gc/`: the collector reaches down through

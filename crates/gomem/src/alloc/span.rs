@@ -43,9 +43,10 @@
 //! both see it white and both queue it; it is then scanned twice, which is
 //! harmless (scanning only shades), and its bytes are counted twice in the
 //! cycle's marked bytes, a rounding error for the pacer. Replacing the
-//! locked bit-set with a byte store cut binary-trees' CPU by ~7 % (AMD
-//! EPYC, `BENCHMARKS.md`). The memory costs 7 bits per object more: 6 % of
-//! a span of 16-byte objects.
+//! locked bit-set with a byte store cut binary-trees' CPU by 4–7 % (depths
+//! 21 and 20, AMD EPYC, `BENCHMARKS.md`). The memory costs 7 bits per
+//! object more: 6 % of a span of 16-byte objects (binary-trees 21's peak
+//! RSS went from 211 to 219 MiB).
 //!
 //! Markers and allocate-black write single mark bytes during Mark; sweeping
 //! reads and clears them 8 bytes at a time (one word) after Mark is over.
