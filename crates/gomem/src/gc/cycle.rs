@@ -139,9 +139,15 @@ pub(crate) fn coordinator(heap: Arc<Collector>) {
                 if try_terminate(&heap, w.cycle()) {
                     heap.on_flip(w.cycle());
                     last_cycle_end = Instant::now();
-                } else {
+                } else if heap.control.idle_marking.load(Ordering::Relaxed) == 0 {
                     help_mark(&heap, w.cycle());
                     std::thread::park_timeout(HANDSHAKE_PARK);
+                } else {
+                    // Idle workers mark on every CPU the mutators and the
+                    // dedicated workers leave free: marking here too would
+                    // only oversubscribe the CPUs. Their end of work wakes
+                    // this thread for termination.
+                    std::thread::park_timeout(WORKER_EMPTY_QUEUE_PARK);
                 }
             }
             Phase::Term => std::thread::yield_now(),
