@@ -13,20 +13,21 @@
 //!   effective goal is the smaller of the two, recomputed whenever the
 //!   collector looks.
 //!   Objects allocated black during marking count as live, as in Go
-//!   (`gcmarknewobject` adds them to the marked bytes) — but only the share
-//!   of them expected to survive: as much as survived of the heap the cycle
-//!   started from. Leaving them out gave goals ~20 % below Go's and ~20 %
-//!   more cycles (binary-trees 21: 160 against Go's 131); counting all of
-//!   them, as Go does, let gomem's faster mutator inflate the goal past
-//!   Go's peak RSS (binary-trees 21: 228 MiB against Go's 218), and a mark
+//!   (`gcmarknewobject` adds them to the marked bytes), all of them. Until
+//!   `a991b50` only the share expected to survive counted (as much as
+//!   survived of the heap the cycle started from): that saved ~20 MiB of
+//!   peak RSS on binary-trees 21 but ran 144 cycles where Go runs 134 and
+//!   this rule 103, and kept the mutator assisting; counting them all made
+//!   binary-trees 21 ×0.93 wall and ×0.90 CPU (one mutator), with peak RSS
+//!   241–247 MiB against Go's 228–270 (AMD EPYC, farm-bench pairs). A mark
 //!   phase stretched by a mutator that passes no safepoint (one building a
-//!   128 MiB tree) would double a goal on garbage. So only black bytes
-//!   allocated before the heap passed the goal count: what lies past it is
-//!   overshoot — a starved collector, a mutator without safepoints — and
-//!   counting it would make the next goal reward the overshoot (a loaded
-//!   machine drove binary-trees 21 to 367 MiB so). Every black byte still
-//!   counts as heap: the heap size restarts from marked + black after the
-//!   flip.
+//!   128 MiB tree) would double a goal on garbage, though, so only black
+//!   bytes allocated before the heap passed the goal count: what lies past
+//!   it is overshoot — a starved collector, a mutator without safepoints —
+//!   and counting it would make the next goal reward the overshoot (a
+//!   loaded machine drove binary-trees 21 to 367 MiB so). Every black
+//!   byte counts as heap: the heap size restarts from marked + black after
+//!   the flip.
 //! * **Trigger**: the goal minus the *runway* — the largest heap growth
 //!   the last five mark phases would have seen had the collector used only
 //!   its background share of the CPU (the growth each saw, scaled by the
@@ -177,16 +178,12 @@ fn background_utilization() -> f64 {
 }
 
 /// The live heap a cycle leaves (the next goal's base): what it marked,
-/// plus the black bytes it allocated before the heap passed its `goal` —
-/// what lies past the goal is overshoot (a starved collector, a mutator
-/// that reaches no safepoint), not growth the pacer planned for — scaled
-/// by the share that survived of the heap the cycle started from
-/// (`marked / heap_at_start`): as many of them are expected to survive
-/// (module header).
+/// plus the black bytes it allocated before the heap passed its `goal`
+/// (module header) — what lies past the goal is overshoot (a starved
+/// collector, a mutator that reaches no safepoint), not growth the pacer
+/// planned for.
 pub fn live_after_cycle(marked: usize, black: usize, heap_at_start: usize, goal: usize) -> usize {
-    let planned = black.min(goal.saturating_sub(heap_at_start));
-    let survival = marked as f64 / heap_at_start.max(marked).max(1) as f64;
-    marked.saturating_add((planned as f64 * survival) as usize)
+    marked.saturating_add(black.min(goal.saturating_sub(heap_at_start)))
 }
 
 /// Pacing state of one heap (module header).
@@ -604,23 +601,18 @@ mod tests {
     }
 
     #[test]
-    fn black_bytes_count_as_live_as_the_heap_survived_up_to_the_goal() {
-        // Half of the heap the cycle started from survived: half of what
-        // was allocated black is expected to.
+    fn black_bytes_count_as_live_up_to_the_goal() {
+        // Half of the heap the cycle started from survived; all of what was
+        // allocated black counts all the same, as in Go.
         assert_eq!(
             live_after_cycle(64 * MIB, 16 * MIB, 128 * MIB, 160 * MIB),
-            72 * MIB
-        );
-        // Everything survived (a growing heap): all of it counts.
-        assert_eq!(
-            live_after_cycle(64 * MIB, 16 * MIB, 64 * MIB, 128 * MIB),
             80 * MIB
         );
         // A starved collector: the heap ran 40 MiB past its goal while
         // marking; only what came before the goal counts.
         assert_eq!(
             live_after_cycle(64 * MIB, 60 * MIB, 128 * MIB, 148 * MIB),
-            74 * MIB
+            84 * MIB
         );
         // A phase stretched over a 128 MiB build of garbage by a mutator
         // that reached no safepoint: what came before the 4 MiB goal.
