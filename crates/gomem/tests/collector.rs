@@ -140,6 +140,78 @@ fn objects_still_alive_are_dropped_when_the_heap_goes() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
+/// 16 bytes with a Drop: with its type word, a 24-byte slot, the class of
+/// a [`Node`] (scanned by pointer bitmap, its last word a plain value).
+struct Dropped16 {
+    drops: Arc<AtomicUsize>,
+    _pad: u64,
+}
+
+impl Drop for Dropped16 {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+// SAFETY: no Members.
+unsafe impl Trace for Dropped16 {
+    const NO_MEMBERS: bool = true;
+    const MEMBER_WORDS: Option<u64> = Some(0);
+    fn trace(&self, _: &mut gomem::Tracer<'_>) {}
+}
+
+/// [`tree`], with a dead [`Dropped16`] beside every node.
+fn tree_among_dropped<'m>(
+    m: &'m Mutator,
+    depth: u32,
+    seed: u64,
+    drops: &Arc<AtomicUsize>,
+) -> Gc<'m, Node> {
+    m.alloc(Dropped16 {
+        drops: drops.clone(),
+        _pad: 0,
+    });
+    let n = m.alloc(Node::new(seed));
+    if depth > 0 {
+        n.left
+            .set(m, Some(tree_among_dropped(m, depth - 1, seed * 2, drops)));
+        n.right.set(
+            m,
+            Some(tree_among_dropped(m, depth - 1, seed * 2 + 1, drops)),
+        );
+    }
+    n
+}
+
+#[test]
+fn slots_freed_by_typed_objects_serve_bitmap_objects() {
+    // Every span of the class holds live Nodes and dead Dropped16s, so it
+    // is swept and reused, not freed. A slot whose typed bit outlived its
+    // Drop object would make the collector read the Node that takes it next
+    // as a typed object: its `value` as a type word.
+    let heap = Heap::new(debug());
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut m = heap.attach();
+    const DEPTH: u32 = 12;
+    const NODES: u64 = (1 << (DEPTH + 1)) - 1;
+    let first = {
+        let t = tree_among_dropped(&m, DEPTH, 1, &drops);
+        m.root(t)
+    };
+    m.collect();
+    m.collect();
+    assert_eq!(drops.load(Ordering::SeqCst) as u64, NODES);
+    let second = {
+        let t = tree(&m, DEPTH, 3);
+        m.root(t)
+    };
+    for _ in 0..3 {
+        m.collect();
+        assert_eq!(check(&m, first.get(&m), DEPTH, 1), NODES);
+        assert_eq!(check(&m, second.get(&m), DEPTH, 3), NODES);
+    }
+}
+
 #[test]
 fn cyclic_garbage_is_collected() {
     let heap = Heap::new(debug());
