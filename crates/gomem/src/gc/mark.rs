@@ -187,6 +187,18 @@ pub struct Drain<'a> {
     marked_bytes: usize,
     marked_objects: u64,
     scanned_bytes: u64,
+    /// The span of the last address `run` looked up, covering
+    /// `recent_start .. recent_start + recent_len` (`recent_len` 0: none).
+    /// A tree is marked depth first, so the next address is usually in the
+    /// same span, and this spares the four dependent loads of the arena map
+    /// walk. Valid for one `run` only: a span that holds an object being
+    /// marked stays in use until the cycle's sweep, and every `run` happens
+    /// inside one mark phase (its agent is registered), but a worker's
+    /// drain outlives cycles, and the span struct may describe another
+    /// span by the next one.
+    recent: *const MSpan,
+    recent_start: usize,
+    recent_len: usize,
 }
 
 /// Local grey objects above which half are offered to the global queue
@@ -204,6 +216,9 @@ impl<'a> Drain<'a> {
             marked_bytes: 0,
             marked_objects: 0,
             scanned_bytes: 0,
+            recent: std::ptr::null(),
+            recent_start: 0,
+            recent_len: 0,
         }
     }
 
@@ -238,8 +253,8 @@ impl<'a> Drain<'a> {
 
     /// Scans one grey object, shading everything it points to.
     #[inline]
-    pub fn scan(&mut self, base: usize) {
-        let span = span_of(base);
+    fn scan(&mut self, base: usize) {
+        let span = self.span_of_recent(base);
         self.scanned_bytes += span.elemsize as u64;
         // Two closures, not one passed to `for_each_member_in`: the bitmap
         // case (nearly every object) then inlines into this loop, while the
@@ -254,13 +269,37 @@ impl<'a> Drain<'a> {
     /// in no heap span means the heap is corrupt: report and abort.
     #[inline(always)]
     fn shade_member(&mut self, span: &MSpan, base: usize, v: usize) {
-        let target = arena::span_of(v);
-        if target.is_null() {
-            bad_member(span, base, v);
+        if v.wrapping_sub(self.recent_start) >= self.recent_len {
+            let target = arena::span_of(v);
+            if target.is_null() {
+                bad_member(span, base, v);
+            }
+            self.remember(target);
         }
-        // SAFETY: `v` is in a span of a live heap (checked just above);
-        // span structs outlive every object of their heap.
-        self.shade_in(unsafe { &*target }, v);
+        // SAFETY: `recent` is the in-use span holding `v` (just looked up,
+        // or remembered by this run: see the field).
+        self.shade_in(unsafe { &*self.recent }, v);
+    }
+
+    /// The span of `base`, an object being scanned, through `recent`.
+    #[inline(always)]
+    fn span_of_recent(&mut self, base: usize) -> &'static MSpan {
+        if base.wrapping_sub(self.recent_start) >= self.recent_len {
+            self.remember(span_of(base));
+        }
+        // SAFETY: as in `shade_member`.
+        unsafe { &*self.recent }
+    }
+
+    /// Makes `span` (non-null, in use) the remembered one.
+    #[inline(always)]
+    fn remember(&mut self, span: *const MSpan) {
+        // SAFETY: callers pass a span struct found in the arena map for an
+        // address being marked; span structs outlive their heap's objects.
+        let s = unsafe { &*span };
+        self.recent = span;
+        self.recent_start = s.start;
+        self.recent_len = s.limit - s.start;
     }
 
     /// Takes a grey object: local first, then the global queue.
@@ -300,6 +339,9 @@ impl<'a> Drain<'a> {
     pub fn run(&mut self, budget: u64) -> u64 {
         // Bytes scanned by an earlier run and not yet flushed: they are in
         // `self.scanned_bytes` but not part of this run's answer.
+        // Forget the span remembered by an earlier run: it may have been
+        // swept and reused since (see the field).
+        self.recent_len = 0;
         let carried = self.scanned_bytes;
         let mut flushed = 0u64;
         let mut n = 0usize;
