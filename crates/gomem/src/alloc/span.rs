@@ -149,6 +149,11 @@ pub struct MSpan {
     pub spanclass: SpanClass,
     /// Life state ([`SpanState`] as u8).
     pub state: AtomicU8,
+    /// Some slot has held a typed object since the span was initialised
+    /// (never cleared before that): while false, scanning skips the typed
+    /// bitmap and sweeping skips the search for Drops. Set by the owner on
+    /// its first typed allocation, before the object is published.
+    has_typed: AtomicBool,
     // ---- line 2: the owner's allocation state, and the rest ----
     freeindex: Cell<usize>,
     alloc_cache: Cell<u64>,
@@ -169,7 +174,7 @@ pub struct MSpan {
     pub large_type: AtomicPtr<()>,
 }
 
-const _: () = assert!(std::mem::offset_of!(MSpan, state) < 64);
+const _: () = assert!(std::mem::offset_of!(MSpan, has_typed) < 64);
 const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= 64);
 
 // SAFETY: the `Cell` fields are touched only by the span's single current
@@ -196,6 +201,7 @@ impl MSpan {
             sweepgen: AtomicU32::new(0),
             large_type: AtomicPtr::new(std::ptr::null_mut()),
             has_weak: AtomicBool::new(false),
+            has_typed: AtomicBool::new(false),
             weak_lock: AtomicBool::new(false),
             weak_sweepgen: AtomicU32::new(0),
             freeindex: Cell::new(0),
@@ -229,6 +235,7 @@ impl MSpan {
         self.div_magic = div_magic;
         self.large_type
             .store(std::ptr::null_mut(), Ordering::Relaxed);
+        *self.has_typed.get_mut() = false;
         self.needzero.set(needzero);
         self.words = nelems.div_ceil(64);
         let total = (2 + MARK_WORDS_PER_WORD) * self.words;
@@ -331,6 +338,9 @@ impl MSpan {
     /// collectors read it after the object was published to them.
     #[inline]
     pub fn set_typed(&self, idx: usize, typed: bool) {
+        if typed && !self.has_typed.load(Ordering::Relaxed) {
+            self.has_typed.store(true, Ordering::Relaxed);
+        }
         let word = &self.typed_words()[idx / 64];
         let mask = 1u64 << (idx % 64);
         let old = word.load(Ordering::Relaxed);
@@ -343,7 +353,14 @@ impl MSpan {
     /// Whether slot `idx` holds a typed object.
     #[inline]
     pub fn is_typed(&self, idx: usize) -> bool {
-        self.typed_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64) & 1 == 1
+        self.has_typed()
+            && self.typed_words()[idx / 64].load(Ordering::Relaxed) >> (idx % 64) & 1 == 1
+    }
+
+    /// Whether any slot may hold a typed object (the field).
+    #[inline]
+    pub fn has_typed(&self) -> bool {
+        self.has_typed.load(Ordering::Relaxed)
     }
 
     /// Loads the alloc cache for the word that holds `freeindex`.

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
+use crate::alloc::sizeclass::PAGE_SIZE;
 use crate::alloc::span::{MSpan, SpanState};
 use crate::gc::state::GcWordCell;
 use crate::trace::{Tracer, TypeInfo};
@@ -299,7 +300,9 @@ impl<'a> Drain<'a> {
         let s = unsafe { &*span };
         self.recent = span;
         self.recent_start = s.start;
-        self.recent_len = s.limit - s.start;
+        // From the span's first line, which markers share (`limit` is on
+        // the line its owner writes at every allocation).
+        self.recent_len = s.npages * PAGE_SIZE;
     }
 
     /// Takes a grey object: local first, then the global queue.

@@ -69,7 +69,7 @@ pub fn sweep_span(
 
 /// Runs the Drop of every dead typed object of a span the caller owns.
 pub fn finalize_dead(span: &MSpan) {
-    if span.spanclass.noscan() {
+    if span.spanclass.noscan() || !(span.is_large() || span.has_typed()) {
         return;
     }
     if span.is_large() {
