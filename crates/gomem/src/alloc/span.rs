@@ -154,6 +154,10 @@ pub struct MSpan {
     /// bitmap and sweeping skips the search for Drops. Set by the owner on
     /// its first typed allocation, before the object is published.
     has_typed: AtomicBool,
+    /// Some mark byte was set since the last sweep (set by whoever sets
+    /// the first, cleared by the sweeper): a span nobody marked is swept
+    /// without reading its mark bytes, all of them clear.
+    any_marked: AtomicBool,
     // ---- line 2: the owner's allocation state, and the rest ----
     freeindex: Cell<usize>,
     alloc_cache: Cell<u64>,
@@ -174,7 +178,7 @@ pub struct MSpan {
     pub large_type: AtomicPtr<()>,
 }
 
-const _: () = assert!(std::mem::offset_of!(MSpan, has_typed) < 64);
+const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < 64);
 const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= 64);
 
 // SAFETY: the `Cell` fields are touched only by the span's single current
@@ -202,6 +206,7 @@ impl MSpan {
             large_type: AtomicPtr::new(std::ptr::null_mut()),
             has_weak: AtomicBool::new(false),
             has_typed: AtomicBool::new(false),
+            any_marked: AtomicBool::new(false),
             weak_lock: AtomicBool::new(false),
             weak_sweepgen: AtomicU32::new(0),
             freeindex: Cell::new(0),
@@ -236,6 +241,7 @@ impl MSpan {
         self.large_type
             .store(std::ptr::null_mut(), Ordering::Relaxed);
         *self.has_typed.get_mut() = false;
+        *self.any_marked.get_mut() = false;
         self.needzero.set(needzero);
         self.words = nelems.div_ceil(64);
         let total = (2 + MARK_WORDS_PER_WORD) * self.words;
@@ -483,6 +489,11 @@ impl MSpan {
             return false;
         }
         byte.store(1, Ordering::Relaxed);
+        // Once per span per cycle, not once per mark: a store to the line
+        // every marker reads would make it bounce between their cores.
+        if !self.any_marked.load(Ordering::Relaxed) {
+            self.any_marked.store(true, Ordering::Relaxed);
+        }
         true
     }
 
@@ -622,11 +633,22 @@ impl MSpan {
     pub fn sweep_bits(&self) -> usize {
         let before = self.objects_in_use();
         let mut live = 0;
-        for (w, a) in self.alloc_words().iter().enumerate() {
-            let marks = self.marked_mask(w);
-            self.clear_mark_group(w);
-            live += marks.count_ones() as usize;
-            a.store(marks, Ordering::Relaxed);
+        if self.any_marked.load(Ordering::Relaxed) {
+            for (w, a) in self.alloc_words().iter().enumerate() {
+                let marks = self.marked_mask(w);
+                self.clear_mark_group(w);
+                live += marks.count_ones() as usize;
+                a.store(marks, Ordering::Relaxed);
+            }
+            self.any_marked.store(false, Ordering::Relaxed);
+        } else {
+            // Nobody marked: every object is dead and every mark byte is
+            // already clear (a span of garbage: 512 bytes of marks not
+            // read, not cleared, for 16-byte objects).
+            debug_assert_eq!(self.first_marked(), None);
+            for a in self.alloc_words() {
+                a.store(0, Ordering::Relaxed);
+            }
         }
         self.set_tail_bits();
         self.freeindex.set(0);
@@ -685,6 +707,7 @@ impl MSpan {
         for w in 0..self.words {
             self.clear_mark_group(w);
         }
+        self.any_marked.store(false, Ordering::Relaxed);
     }
 
     /// Takes the span's weak lock (a short spin: the holder runs no user
@@ -850,6 +873,41 @@ mod tests {
             }
         }
         assert_eq!(again, dead);
+    }
+
+    #[test]
+    fn a_span_swept_with_no_marks_frees_everything_and_the_next_cycle_marks_again() {
+        let s = span_for(16, false);
+        let n = s.nelems;
+        // Cycle 1: one object survives; cycle 2: none; cycle 3: a few do.
+        // Each sweep must see exactly the marks of its own cycle, whether
+        // it reads the mark bytes or knows nobody set one.
+        fill(&s);
+        assert!(s.try_mark(n - 1));
+        assert_eq!(s.sweep_bits(), n - 1);
+        assert_eq!(s.alloc_count(), 1);
+        while s.next_free_fast().is_some() || s.next_free_index() {}
+        assert!(s.is_full());
+        assert_eq!(s.sweep_bits(), n, "no marks: every object is freed");
+        assert_eq!(s.alloc_count(), 0);
+        assert_eq!(s.first_marked(), None);
+        fill(&s);
+        for i in [0, 7, 64, n - 2] {
+            assert!(s.try_mark(i));
+        }
+        assert_eq!(s.sweep_bits(), n - 4);
+        assert_eq!(s.alloc_count(), 4);
+        assert_eq!(s.count_marked(), 0);
+        let mut free = 0;
+        loop {
+            match s.next_free_fast() {
+                Some(a) => assert!(![0, 7, 64, n - 2].contains(&s.object_index(a))),
+                None if s.next_free_index() => continue,
+                None => break,
+            }
+            free += 1;
+        }
+        assert_eq!(free, n - 4);
     }
 
     #[test]
