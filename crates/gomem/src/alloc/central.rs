@@ -298,8 +298,12 @@ impl MCentral {
 
     fn grow(&self, heap: &impl Sweeper) -> Result<SpanPtr, AllocError> {
         let npages = CLASS_TO_NPAGES[self.spanclass.size_class() as usize] as usize;
-        heap.mheap()
-            .alloc_span(npages, self.spanclass, heap.sweepgen())
+        let s = heap
+            .mheap()
+            .alloc_span(npages, self.spanclass, heap.sweepgen())?;
+        // Outside the heap lock: on fresh memory this is a page fault.
+        s.span().clear_heap_bits_of_empty_span();
+        Ok(s)
     }
 
     /// Takes a span back from an mcache (module header).
