@@ -129,12 +129,12 @@ fn churn(m: &mut Mutator, bytes: usize) {
 }
 
 /// GOGC=100 aims the heap at twice the live heap a cycle leaves — what it
-/// marked plus the share of its black allocation expected to survive (as
-/// Go counts black bytes as marked; `gc/pacer.rs`) — and the heap never
-/// runs away from it. The black share grows with the mark phase's length
-/// (a loaded machine stretches it) but is at most the cycle's heap distance
-/// times the survival rate (here ½), so every steady-state goal is between
-/// 2 × and 3 × the retained bytes (quiet machine: 2.25 ×). How far the heap overshoots
+/// marked plus what it allocated black before the heap reached its goal
+/// (Go counts black bytes as marked; `gc/pacer.rs`) — and the heap never
+/// runs away from it. The black bytes grow with the mark phase's length
+/// (a loaded machine stretches it) but are at most the cycle's heap
+/// distance from trigger to goal, so every steady-state goal is between
+/// 2 × and 3 × the retained bytes. How far the heap overshoots
 /// its goal while a cycle marks depends on how much CPU the collector gets
 /// (a loaded machine stretches the mark phase): that figure is a benchmark's
 /// (`gomem-bench binary-trees` reports peak RSS beside Go's), so here it is

@@ -57,6 +57,16 @@
 //! the span's weak lock, before `clear_dead` runs), and concurrent reads of
 //! different sizes are allowed.
 //!
+//! **Two flags spare sweeping and scanning work.** `any_marked` is set by
+//! whoever sets a span's first mark of a cycle (a load, and a store only
+//! when it was clear, so the markers' line is written once per cycle) and
+//! cleared by the sweep, under the same protocol as the mark bytes: a span
+//! nobody marked is swept without reading or clearing its marks (a span of
+//! garbage, most of binary-trees' heap). `has_typed` is set at a span's
+//! first typed allocation, before the object is published, and cleared
+//! only by `init`: while it is clear, scanning skips the typed bitmap and
+//! sweeping skips the search for Drops.
+//!
 //! **Sweep generations** (h = the heap's sweepgen, +2 per cycle), as in Go:
 //! `h−2` needs sweeping, `h−1` is being swept, `h` is swept and ready, `h+1`
 //! was cached before this sweep began and must be swept when released, `h+3`
