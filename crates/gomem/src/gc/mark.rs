@@ -340,11 +340,11 @@ impl<'a> Drain<'a> {
     /// Scans grey objects until none is left or `budget` bytes were
     /// scanned. Returns the bytes scanned.
     pub fn run(&mut self, budget: u64) -> u64 {
-        // Bytes scanned by an earlier run and not yet flushed: they are in
-        // `self.scanned_bytes` but not part of this run's answer.
         // Forget the span remembered by an earlier run: it may have been
         // swept and reused since (see the field).
         self.recent_len = 0;
+        // Bytes scanned by an earlier run and not yet flushed: they are in
+        // `self.scanned_bytes` but not part of this run's answer.
         let carried = self.scanned_bytes;
         let mut flushed = 0u64;
         let mut n = 0usize;

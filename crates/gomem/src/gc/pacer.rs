@@ -13,13 +13,16 @@
 //!   effective goal is the smaller of the two, recomputed whenever the
 //!   collector looks.
 //!   Objects allocated black during marking count as live, as in Go
-//!   (`gcmarknewobject` adds them to the marked bytes), all of them. Until
-//!   `a991b50` only the share expected to survive counted (as much as
-//!   survived of the heap the cycle started from): that saved ~20 MiB of
-//!   peak RSS on binary-trees 21 but ran 144 cycles where Go runs 134 and
-//!   this rule 103, and kept the mutator assisting; counting them all made
-//!   binary-trees 21 ×0.93 wall and ×0.90 CPU (one mutator), with peak RSS
-//!   241–247 MiB against Go's 228–270 (AMD EPYC, farm-bench pairs). A mark
+//!   (`gcmarknewobject` adds them to the marked bytes), all of them, so
+//!   that a GOGC means what it means in Go. Until `a991b50` only the share
+//!   expected to survive counted (as much as survived of the heap the
+//!   cycle started from): binary-trees 21 then peaked ~18 MiB lower but ran
+//!   144 cycles where Go runs 134–138 and this rule 103, its mutator
+//!   assisting; counting them all made it ×0.93 wall and ×0.90 CPU, at a
+//!   peak RSS level with Go's (gomem 222–254 MiB, Go 216–277 over a day's
+//!   runs; AMD EPYC, `BENCHMARKS.md`). gomem's heap peaks below Go's; its
+//!   per-object metadata (a mark byte where Go has a bit) makes up the
+//!   rest. A mark
 //!   phase stretched by a mutator that passes no safepoint (one building a
 //!   128 MiB tree) would double a goal on garbage, though, so only black
 //!   bytes allocated before the heap passed the goal count: what lies past
