@@ -188,8 +188,13 @@ pub struct MSpan {
     pub large_type: AtomicPtr<()>,
 }
 
-const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < 64);
-const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= 64);
+/// Bytes of one of `MSpan`'s lines (a cache line: the struct is laid out
+/// in two of them).
+pub const MSPAN_LINE_BYTES: usize = 64;
+
+const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < MSPAN_LINE_BYTES);
+const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= MSPAN_LINE_BYTES);
+const _: () = assert!(std::mem::size_of::<MSpan>() == 2 * MSPAN_LINE_BYTES);
 
 // SAFETY: the `Cell` fields are touched only by the span's single current
 // owner (module header: an mcache, a sweeper that won the sweepgen CAS, or the
@@ -756,6 +761,21 @@ impl MSpan {
         self.alloc_count.set(self.nelems);
         self.alloc_cache.set(0);
     }
+}
+
+/// Asks the CPU to start loading the line at `addr`. Marking (an object
+/// pushed is scanned soon: the stack is LIFO) and span recycling are bound
+/// by memory latency, not work.
+#[inline(always)]
+pub(crate) fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint with no architectural effect; any address
+    // is allowed.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
 }
 
 /// Holds a span's weak lock until dropped.

@@ -32,7 +32,7 @@ use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
 use crate::alloc::sizeclass::PAGE_SIZE;
-use crate::alloc::span::{MSpan, SpanState};
+use crate::alloc::span::{prefetch, MSpan, SpanState};
 use crate::gc::state::GcWordCell;
 use crate::trace::{Tracer, TypeInfo};
 
@@ -497,18 +497,4 @@ fn trace_typed(ty: &TypeInfo, base: usize, f: &mut dyn FnMut(usize)) {
 #[inline(always)]
 pub fn live_span_of(addr: usize) -> &'static MSpan {
     span_of(addr)
-}
-
-/// Asks the CPU to start loading the object at `addr` (it is scanned soon:
-/// the stack is LIFO). Marking is bound by memory latency, not work.
-#[inline(always)]
-fn prefetch(addr: usize) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint with no architectural effect; any address
-    // is allowed.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(addr as *const i8, std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = addr;
 }
