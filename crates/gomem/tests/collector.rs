@@ -74,7 +74,7 @@ fn reachable_objects_survive_many_cycles_intact() {
 
 struct Counted {
     drops: Arc<AtomicUsize>,
-    _payload: [u64; 3],
+    _payload: [u64; 1],
 }
 
 impl Drop for Counted {
@@ -98,7 +98,7 @@ fn unreachable_objects_are_dropped_exactly_once() {
     let keep = {
         let k = m.alloc(Counted {
             drops: drops.clone(),
-            _payload: [0; 3],
+            _payload: [0],
         });
         m.root(k)
     };
@@ -106,7 +106,7 @@ fn unreachable_objects_are_dropped_exactly_once() {
     for _ in 0..N {
         m.alloc(Counted {
             drops: drops.clone(),
-            _payload: [1; 3],
+            _payload: [1],
         });
     }
     m.collect();
@@ -133,43 +133,24 @@ fn objects_still_alive_are_dropped_when_the_heap_goes() {
         let m = heap.attach();
         let k = m.alloc(Counted {
             drops: drops.clone(),
-            _payload: [0; 3],
+            _payload: [0],
         });
         let _root = m.root(k);
     }
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
-/// 16 bytes with a Drop: with its type word, a 24-byte slot, the class of
-/// a [`Node`] (scanned by pointer bitmap, its last word a plain value).
-struct Dropped16 {
-    drops: Arc<AtomicUsize>,
-    _pad: u64,
-}
-
-impl Drop for Dropped16 {
-    fn drop(&mut self) {
-        self.drops.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: no Members.
-unsafe impl Trace for Dropped16 {
-    const NO_MEMBERS: bool = true;
-    const MEMBER_WORDS: Option<u64> = Some(0);
-    fn trace(&self, _: &mut gomem::Tracer<'_>) {}
-}
-
-/// [`tree`], with a dead [`Dropped16`] beside every node.
+/// [`tree`], with a dead [`Counted`] beside every node (16 bytes and a
+/// Drop: with its type word, a 24-byte slot, a [`Node`]'s class).
 fn tree_among_dropped<'m>(
     m: &'m Mutator,
     depth: u32,
     seed: u64,
     drops: &Arc<AtomicUsize>,
 ) -> Gc<'m, Node> {
-    m.alloc(Dropped16 {
+    m.alloc(Counted {
         drops: drops.clone(),
-        _pad: 0,
+        _payload: [0],
     });
     let n = m.alloc(Node::new(seed));
     if depth > 0 {
@@ -185,7 +166,7 @@ fn tree_among_dropped<'m>(
 
 #[test]
 fn slots_freed_by_typed_objects_serve_bitmap_objects() {
-    // Every span of the class holds live Nodes and dead Dropped16s, so it
+    // Every span of the class holds live Nodes and dead Counted objects, so it
     // is swept and reused, not freed. A slot whose typed bit outlived its
     // Drop object would make the collector read the Node that takes it next
     // as a typed object: its `value` as a type word.

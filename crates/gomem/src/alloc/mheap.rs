@@ -41,7 +41,7 @@ use super::arena::{self, HeapArena, PAGES_PER_ARENA};
 use super::os::{self, Faults, OsError, ARENA_BYTES, GROW_CHUNK_BYTES, MAX_ALLOC_BYTES};
 use super::pages::PageAlloc;
 use super::sizeclass::{SpanClass, NUM_SIZE_CLASSES, PAGE_SHIFT, PAGE_SIZE};
-use super::span::{prefetch, MSpan, SpanPtr, SpanState, MSPAN_LINE_BYTES};
+use super::span::{prefetch, MSpan, SpanPtr, SpanState, CACHE_LINE_BYTES};
 
 /// Why an allocation failed. Nothing already allocated is affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,7 +267,7 @@ impl MHeap {
         if let Some(next) = l.span_pool.last() {
             let at = next.as_ptr() as usize;
             prefetch(at);
-            prefetch(at + MSPAN_LINE_BYTES);
+            prefetch(at + CACHE_LINE_BYTES);
         }
         // SAFETY: `s` came from the pool or was just made: no one else refers
         // to it (pooled spans are dead, and nothing owns a dead span), and we

@@ -188,13 +188,13 @@ pub struct MSpan {
     pub large_type: AtomicPtr<()>,
 }
 
-/// Bytes of one of `MSpan`'s lines (a cache line: the struct is laid out
-/// in two of them).
-pub const MSPAN_LINE_BYTES: usize = 64;
+/// Cache line size of every x86-64 and most ARM cores (bytes): `MSpan` is
+/// laid out in two lines, and prefetches fetch one line each.
+pub const CACHE_LINE_BYTES: usize = 64;
 
-const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < MSPAN_LINE_BYTES);
-const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= MSPAN_LINE_BYTES);
-const _: () = assert!(std::mem::size_of::<MSpan>() == 2 * MSPAN_LINE_BYTES);
+const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < CACHE_LINE_BYTES);
+const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= CACHE_LINE_BYTES);
+const _: () = assert!(std::mem::size_of::<MSpan>() == 2 * CACHE_LINE_BYTES);
 
 // SAFETY: the `Cell` fields are touched only by the span's single current
 // owner (module header: an mcache, a sweeper that won the sweepgen CAS, or the

@@ -32,7 +32,7 @@ use crossbeam_deque::{Injector, Steal, Worker};
 
 use crate::alloc::arena;
 use crate::alloc::sizeclass::PAGE_SIZE;
-use crate::alloc::span::{prefetch, MSpan, SpanState};
+use crate::alloc::span::{prefetch, MSpan, SpanState, CACHE_LINE_BYTES};
 use crate::gc::state::GcWordCell;
 use crate::trace::{Tracer, TypeInfo};
 
@@ -42,8 +42,6 @@ use crate::trace::{Tracer, TypeInfo};
 /// EPYC); 8 and 16 were no different while the batch was scanned in pop
 /// order, since the first object then had no head start at all.
 const SCAN_BATCH: usize = 32;
-/// Cache line size of every x86-64 and most ARM cores (bytes).
-const CACHE_LINE_BYTES: usize = 64;
 /// Objects scanned between checks for a drain budget.
 const BUDGET_CHECK_EVERY: usize = 64;
 /// Scanned bytes an agent accumulates before adding its counters to the

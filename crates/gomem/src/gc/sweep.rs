@@ -69,7 +69,7 @@ pub fn sweep_span(
 
 /// Runs the Drop of every dead typed object of a span the caller owns.
 pub fn finalize_dead(span: &MSpan) {
-    if span.spanclass.noscan() || !(span.is_large() || span.has_typed()) {
+    if span.spanclass.noscan() {
         return;
     }
     if span.is_large() {
@@ -81,6 +81,9 @@ pub fn finalize_dead(span: &MSpan) {
                 run_drop(ty, span.start);
             }
         }
+        return;
+    }
+    if !span.has_typed() {
         return;
     }
     span.for_each_dead_typed(|base| {
