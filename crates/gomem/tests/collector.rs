@@ -31,10 +31,24 @@ impl Node {
 }
 
 fn tree<'m>(m: &'m Mutator, depth: u32, seed: u64) -> Gc<'m, Node> {
+    tree_with(m, depth, seed, &mut |_| {})
+}
+
+/// [`tree`], calling `before_node` before each node is allocated (to
+/// interleave other objects with the tree's).
+fn tree_with<'m>(
+    m: &'m Mutator,
+    depth: u32,
+    seed: u64,
+    before_node: &mut impl FnMut(&'m Mutator),
+) -> Gc<'m, Node> {
+    before_node(m);
     let n = m.alloc(Node::new(seed));
     if depth > 0 {
-        n.left.set(m, Some(tree(m, depth - 1, seed * 2)));
-        n.right.set(m, Some(tree(m, depth - 1, seed * 2 + 1)));
+        n.left
+            .set(m, Some(tree_with(m, depth - 1, seed * 2, before_node)));
+        n.right
+            .set(m, Some(tree_with(m, depth - 1, seed * 2 + 1, before_node)));
     }
     n
 }
@@ -140,30 +154,6 @@ fn objects_still_alive_are_dropped_when_the_heap_goes() {
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
 
-/// [`tree`], with a dead [`Counted`] beside every node (16 bytes and a
-/// Drop: with its type word, a 24-byte slot, a [`Node`]'s class).
-fn tree_among_dropped<'m>(
-    m: &'m Mutator,
-    depth: u32,
-    seed: u64,
-    drops: &Arc<AtomicUsize>,
-) -> Gc<'m, Node> {
-    m.alloc(Counted {
-        drops: drops.clone(),
-        _payload: [0],
-    });
-    let n = m.alloc(Node::new(seed));
-    if depth > 0 {
-        n.left
-            .set(m, Some(tree_among_dropped(m, depth - 1, seed * 2, drops)));
-        n.right.set(
-            m,
-            Some(tree_among_dropped(m, depth - 1, seed * 2 + 1, drops)),
-        );
-    }
-    n
-}
-
 #[test]
 fn slots_freed_by_typed_objects_serve_bitmap_objects() {
     // Every span of the class holds live Nodes and dead Counted objects, so it
@@ -176,7 +166,14 @@ fn slots_freed_by_typed_objects_serve_bitmap_objects() {
     const DEPTH: u32 = 12;
     const NODES: u64 = (1 << (DEPTH + 1)) - 1;
     let first = {
-        let t = tree_among_dropped(&m, DEPTH, 1, &drops);
+        // A dead Counted beside every node (16 bytes and a Drop: with its
+        // type word, a 24-byte slot, a Node's class).
+        let t = tree_with(&m, DEPTH, 1, &mut |m| {
+            m.alloc(Counted {
+                drops: drops.clone(),
+                _payload: [0],
+            });
+        });
         m.root(t)
     };
     m.collect();

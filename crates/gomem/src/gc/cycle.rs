@@ -161,6 +161,13 @@ pub(crate) fn dedicated_workers(cpus: usize) -> usize {
     (cpus / 4).max(1)
 }
 
+/// Whether `marking` idle workers fit on `cpus` CPUs beside `running`
+/// mutators (Ps not idle) and the `dedicated` workers: idle workers only
+/// ever take a CPU nobody else wants.
+fn idle_workers_fit(cpus: usize, running: usize, dedicated: usize, marking: usize) -> bool {
+    running + dedicated + marking <= cpus
+}
+
 /// What a mark worker is for.
 #[derive(Clone, Copy)]
 enum Role {
@@ -181,7 +188,7 @@ impl Role {
             return true;
         };
         let marking = heap.control.idle_marking.fetch_add(1, Ordering::AcqRel) + 1;
-        if heap.running_ps() + dedicated + marking <= cpus {
+        if idle_workers_fit(cpus, heap.running_ps(), dedicated, marking) {
             return true;
         }
         heap.control.idle_marking.fetch_sub(1, Ordering::AcqRel);
@@ -195,7 +202,7 @@ impl Role {
             return false;
         };
         let marking = heap.control.idle_marking.load(Ordering::Acquire);
-        heap.running_ps() + dedicated + marking > cpus
+        !idle_workers_fit(cpus, heap.running_ps(), dedicated, marking)
     }
 
     fn stop(self, heap: &Collector) {
@@ -483,5 +490,30 @@ fn back_to_mark(heap: &Collector, n: u32) {
             heap.wake_workers();
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedicated_workers_are_a_quarter_of_the_cpus_and_at_least_one() {
+        let counts: Vec<usize> = [1, 2, 3, 4, 7, 8, 64].map(dedicated_workers).into();
+        assert_eq!(counts, [1, 1, 1, 1, 1, 2, 16]);
+    }
+
+    #[test]
+    fn idle_workers_take_only_the_cpus_left_over() {
+        // 2 CPUs, 1 dedicated worker: a running mutator leaves no CPU over.
+        assert!(!idle_workers_fit(2, 1, 1, 1));
+        // The mutator waits in `collect()` (its P idle): its CPU marks.
+        assert!(idle_workers_fit(2, 0, 1, 1));
+        assert!(!idle_workers_fit(2, 0, 1, 2));
+        // 8 CPUs, 2 dedicated, 3 mutators: three idle workers, not four.
+        assert!(idle_workers_fit(8, 3, 2, 3));
+        assert!(!idle_workers_fit(8, 3, 2, 4));
+        // Oversubscribed by mutators alone: none.
+        assert!(!idle_workers_fit(4, 6, 1, 1));
     }
 }

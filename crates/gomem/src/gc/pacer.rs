@@ -655,4 +655,54 @@ mod tests {
         p.update_limiter(gc, 2);
         assert!(!p.limiting());
     }
+
+    #[test]
+    fn background_credit_pays_for_allocation_before_any_assist() {
+        use crate::gc::state::{GcWord, Phase};
+        let p = Pacer::new(&Config::default());
+        let (mark, mheap) = (MarkState::default(), MHeap::new());
+        let stats = GcStats::default();
+        let marking = GcWord::new(Phase::Mark, 1).0;
+        let word = AtomicU64::new(marking);
+        let ratio = p.assist_ratio_now(&mark, &mheap);
+        assert!(ratio > 0.0, "a fresh cycle expects scan work");
+        let debt = MIB as i64;
+        let owed = (debt as f64 * ratio) as u64;
+        // The workers are ahead: their credit covers the debt, nobody
+        // scans, and only what was owed is taken.
+        mark.post_credit(owed + 100);
+        assert_eq!(p.assist(debt, 1, &word, &mark, &mheap, &stats), 0);
+        assert_eq!(stats.assists.count(), 0, "no assist ran");
+        assert_eq!(mark.bg_credit.load(Ordering::Relaxed), 100);
+        assert_eq!(word.load(Ordering::Relaxed), marking, "never registered");
+        // Behind: the 100 bytes left are taken and the mutator assists for
+        // the rest (no grey work here, so it is forgiven, not kept).
+        assert_eq!(p.assist(debt, 1, &word, &mark, &mheap, &stats), 0);
+        assert_eq!(stats.assists.count(), 1, "the mutator assisted");
+        assert_eq!(mark.bg_credit.load(Ordering::Relaxed), 0);
+        assert_eq!(word.load(Ordering::Relaxed), marking, "deregistered");
+        // Once the cycle is over an assist cannot register: nothing owed.
+        word.store(GcWord::new(Phase::Off, 1).0, Ordering::Relaxed);
+        assert_eq!(p.assist(debt, 1, &word, &mark, &mheap, &stats), 0);
+        assert_eq!(stats.assists.count(), 1);
+    }
+
+    #[test]
+    fn credit_taken_by_racing_assists_never_exceeds_what_was_posted() {
+        let mark = MarkState::default();
+        const POSTED: u64 = 1_000_000;
+        mark.post_credit(POSTED);
+        let taken: u64 = std::thread::scope(|s| {
+            let takers: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| (0..100_000).map(|_| mark.take_credit(7)).sum::<u64>()))
+                .collect();
+            takers.into_iter().map(|t| t.join().unwrap()).sum()
+        });
+        assert_eq!(
+            taken, POSTED,
+            "4 × 700 000 wanted, exactly the credit taken"
+        );
+        assert_eq!(mark.take_credit(1), 0);
+        assert_eq!(mark.bg_credit.load(Ordering::Relaxed), 0);
+    }
 }
