@@ -58,7 +58,9 @@
 //!   do this, so the hybrid barrier alone does not cover it. gomem adds a
 //!   **load barrier**: while a P's stack is black in a marking cycle, every
 //!   pointer it loads that is not marked is logged in its barrier buffer,
-//!   which the terminator checks like any barrier entry. A heap that has
+//!   which the terminator checks like any barrier entry. It stands down
+//!   once the collector has seen every stack black: a lent `&T` dies
+//!   before its lender's safepoint, so none is left to load through. A heap that has
 //!   only ever had one P skips it: no two of its Mutators ever coexisted,
 //!   so nothing can have been lent (the second P is counted before its
 //!   Mutator exists, and the lending itself orders that count before the

@@ -211,8 +211,9 @@ impl Mutator {
     /// longer looks, and leave it white at termination. Logging it in the
     /// barrier buffer hands it to the terminator's check like any barrier
     /// entry, so it is marked before the cycle can end. Outside a marking
-    /// cycle, and for a grey P (whose insertion half logs what it stores),
-    /// the cost is one load of an owner-only flag.
+    /// cycle, for a grey P (whose insertion half logs what it stores), and
+    /// once every stack is black (no grey stack is left to lend from), the
+    /// cost is one load of an owner-only flag.
     #[inline(always)]
     pub(crate) fn load_barrier(&self, v: usize) {
         // A heap that has only ever had one P has never had two Mutators at
@@ -230,6 +231,18 @@ impl Mutator {
     #[cold]
     #[inline(never)]
     fn shade_loaded(&self, v: usize) {
+        let p = self.p();
+        let stacks_black = &self.inner().control.stacks_black_cycle;
+        // Acquire: pairs with the coordinator's Release (`gc/cycle.rs`,
+        // `stacks_black`), so every stack's turn to black, and with it the
+        // end of every `&T` lent from a grey stack, comes before this load.
+        if stacks_black.load(Ordering::Acquire) == p.local.adopted.get().cycle() {
+            // No grey stack is left this cycle: nothing to shade, now or
+            // later in the cycle (`turn_stack_black` sets the flag again
+            // only in a new cycle).
+            p.local.shade_loads.set(false);
+            return;
+        }
         // SAFETY: `v` was loaded from a Member of this heap, so it is an
         // object of this heap, whose span lives as long as the heap.
         let span = unsafe { &*arena::span_of(v) };

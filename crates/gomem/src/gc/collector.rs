@@ -154,6 +154,10 @@ pub(crate) struct CycleControl {
     pub(crate) threads: Mutex<Vec<JoinHandle<()>>>,
     /// Idle mark workers marking right now (`gc/cycle.rs`).
     pub(crate) idle_marking: AtomicUsize,
+    /// The last cycle in which every P's stack was seen black (Release, by
+    /// the coordinator): from then on no grey stack is left to lend a `&T`
+    /// from, and the load barrier stands down (`Mutator::load_barrier`).
+    pub(crate) stacks_black_cycle: AtomicU32,
     times: Mutex<CycleTimes>,
     pub(crate) start_lock: Mutex<()>,
     pub(crate) workers: Mutex<Vec<std::thread::Thread>>,

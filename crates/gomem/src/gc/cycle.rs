@@ -136,6 +136,7 @@ pub(crate) fn coordinator(heap: Arc<Collector>) {
                 }
             }
             Phase::Mark => {
+                note_stacks_black(&heap, w.cycle());
                 if try_terminate(&heap, w.cycle()) {
                     heap.on_flip(w.cycle());
                     last_cycle_end = Instant::now();
@@ -426,6 +427,40 @@ fn is_marked(addr: usize) -> bool {
 }
 
 /// The termination protocol (module header). Returns true after the flip.
+/// Whether every P's stack is black for cycle n (adopting `w` for idle
+/// Ps on the way, which turns theirs black: an idle P holds no `Gc`). When
+/// so, publishes it for the load barrier, which then stands down: a `&T`
+/// lent from a stack dies before that stack's safepoint (the borrow
+/// checker), so once every stack has passed one, no lent `&T` can lead to
+/// an object that only a grey stack holds. A P attached later starts with
+/// nothing, so the publication stays true for the rest of the cycle, even
+/// though termination must still wait for that P's first safepoint.
+fn stacks_black(heap: &Collector, w: GcWord, n: u32) -> bool {
+    let all = for_each_p(heap, |p, held| {
+        if held {
+            p.adopt(heap, w, true);
+        }
+        p.stack_black_cycle.load(Ordering::Acquire) == n
+    });
+    if all {
+        // Release: a P that reads n has every stack's turn to black (each
+        // read above with Acquire) happen before its next loads.
+        heap.control.stacks_black_cycle.store(n, Ordering::Release);
+    }
+    all
+}
+
+/// Checks, until it holds, whether every stack is black for cycle n
+/// ([`stacks_black`]), so that the load barrier stands down while the
+/// queue is still busy, not only when termination is tried.
+fn note_stacks_black(heap: &Collector, n: u32) {
+    if heap.control.stacks_black_cycle.load(Ordering::Relaxed) != n
+        && heap.control.roots_done.load(Ordering::Acquire) == n
+    {
+        stacks_black(heap, heap.gc_word().word(), n);
+    }
+}
+
 pub(crate) fn try_terminate(heap: &Collector, n: u32) -> bool {
     if heap.control.roots_done.load(Ordering::Acquire) != n || !heap.mark.queue_is_empty() {
         return false;
@@ -434,13 +469,7 @@ pub(crate) fn try_terminate(heap: &Collector, n: u32) -> bool {
     if w.active() == 0 {
         heap.note_mark_drained();
     }
-    let stacks_black = for_each_p(heap, |p, held| {
-        if held {
-            p.adopt(heap, w, true);
-        }
-        p.stack_black_cycle.load(Ordering::Acquire) == n
-    });
-    if !stacks_black {
+    if !stacks_black(heap, w, n) {
         return false;
     }
     let cell = heap.gc_word();

@@ -16,7 +16,8 @@
 //!   (where the mutator holds no `Gc`) the stack turns black:
 //!   `stack_black_cycle = n`, the barrier drops its insertion half and the
 //!   load barrier goes on (`Mutator::load_barrier`: a black P shades what it
-//!   loads, because Rust can hand it a `&T` from another thread's grey stack).
+//!   loads, because Rust can hand it a `&T` from another thread's grey stack),
+//!   until the collector has seen every stack black (`gc/cycle.rs`).
 //! * `Off(n)` (the flip): release every cached span (they are swept as they
 //!   go back), barrier and allocate-black off, drop the buffer, forget the
 //!   tiny block.
