@@ -430,9 +430,11 @@ pub struct MemStats {
     pub heap_alloc: u64,
     /// Bytes of heap memory obtained from the OS (committed).
     pub heap_sys: u64,
-    /// Bytes in spans with no object.
+    /// Bytes in free spans (the page heap's).
     pub heap_idle: u64,
-    /// Bytes in spans with at least one object.
+    /// Bytes in spans a size class holds: with at least one object, or
+    /// kept empty by the sweep for the class's next refills (at most one
+    /// cycle; `alloc/central.rs`).
     pub heap_inuse: u64,
     /// Bytes of idle spans returned to the OS.
     pub heap_released: u64,

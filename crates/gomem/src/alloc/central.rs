@@ -21,6 +21,21 @@
 //! before the flip (`h+1`) is swept right away; one cached after it (`h+3`)
 //! is simply swept-and-free and goes on a swept set.
 //!
+//! **Keeping empty spans.** A sweep that leaves a span empty normally
+//! gives its pages back to the mheap, as Go's does; but a class that is
+//! allocating hard would take as many fresh spans from the mheap in the
+//! next cycle, each under the heap lock and re-initialised. So the
+//! background sweeper keeps up to as many empty spans of a class as the
+//! class took from the mheap during the cycle that just ended
+//! ([`MCentral::start_sweep`], at each flip), on the swept partial set,
+//! ready to allocate from (sweeping left their bitmaps as a fresh span's);
+//! refills sweeping lazily keep the empty span they sweep anyway. The
+//! rest go back. A class that took nothing in a cycle keeps nothing, so an
+//! empty span outlives at most one cycle without demand. On binary-trees
+//! (garbage trees that die whole) this took `alloc_span` and span `init`
+//! off most refills: ×0.96 wall at depth 19 (20 pairs), ×0.97 at depth 21,
+//! peak RSS unchanged (AMD EPYC).
+//!
 //! The sets are crossbeam `SegQueue`s (lock-free MPMC); order within a set
 //! does not matter.
 //!
@@ -127,6 +142,10 @@ pub struct MCentral {
     pub spanclass: SpanClass,
     partial: [SegQueue<SpanPtr>; 2],
     full: [SegQueue<SpanPtr>; 2],
+    /// Spans this class took from the page heap since the last flip.
+    grown: AtomicUsize,
+    /// Empty spans the background sweeper may still keep this sweep.
+    keep: AtomicUsize,
 }
 
 #[inline]
@@ -141,7 +160,24 @@ impl MCentral {
             spanclass,
             partial: [SegQueue::new(), SegQueue::new()],
             full: [SegQueue::new(), SegQueue::new()],
+            grown: AtomicUsize::new(0),
+            keep: AtomicUsize::new(0),
         }
+    }
+
+    /// At a flip: the background sweeper may keep as many of this class's
+    /// empty spans as the class had to take from the page heap during the
+    /// cycle that just ended (module header, "Keeping empty spans").
+    pub fn start_sweep(&self) {
+        let grown = self.grown.swap(0, Ordering::Relaxed);
+        self.keep.store(grown, Ordering::Relaxed);
+    }
+
+    /// Claims one keep, if any is left.
+    fn claim_keep(&self) -> bool {
+        self.keep
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| k.checked_sub(1))
+            .is_ok()
     }
 
     /// Puts a swept span on the swept partial or full set.
@@ -290,8 +326,19 @@ impl MCentral {
             self.requeue(heap, s);
             return true;
         }
-        if let Some(s) = heap.sweep_owned(s, sg, false) {
-            self.push_swept(sg, s);
+        let keep = self.claim_keep();
+        match heap.sweep_owned(s, sg, keep) {
+            Some(s) => {
+                if keep && s.span().alloc_count() != 0 {
+                    // Not empty: the keep is still unused.
+                    self.keep.fetch_add(1, Ordering::Relaxed);
+                }
+                self.push_swept(sg, s);
+            }
+            None if keep => {
+                self.keep.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {}
         }
         true
     }
@@ -301,6 +348,7 @@ impl MCentral {
         let s = heap
             .mheap()
             .alloc_span(npages, self.spanclass, heap.sweepgen())?;
+        self.grown.fetch_add(1, Ordering::Relaxed);
         // Outside the heap lock: on fresh memory this is a page fault.
         s.span().clear_heap_bits_of_empty_span();
         Ok(s)

@@ -284,3 +284,42 @@ fn threads_allocate_through_their_own_ps_and_central_lists_stay_consistent() {
         .sum();
     assert_eq!(total as usize, all.len());
 }
+
+#[test]
+fn the_background_sweep_keeps_empty_spans_a_class_grew_by_and_frees_them_a_cycle_later() {
+    use crate::alloc::sizeclass::{SpanClass, CLASS_TO_NPAGES};
+    const SIZE: usize = 48;
+    const SPANS: usize = 64;
+    let heap = Heap::new(no_gc());
+    let mut m = heap.attach();
+    let class = size_to_class(SIZE);
+    let spc = SpanClass::new(class, true);
+    let span_bytes = CLASS_TO_NPAGES[class as usize] as usize * PAGE_SIZE;
+    // SPANS spans of garbage: nothing points at raw allocations.
+    for _ in 0..SPANS * (span_bytes / SIZE) {
+        m.alloc_raw(SIZE, ObjectKind::Noscan).unwrap();
+    }
+    let inner = heap.inner();
+    let central = inner.centrals.get(spc);
+    let inuse = || inner.mheap.counters.inuse.load(Ordering::Relaxed);
+    let before = inuse();
+    // The cycle that ends here had the class take about SPANS spans from
+    // the page heap, so its sweep may keep as many empty ones for the
+    // next cycle's refills (the one the mcache held goes back freed).
+    m.collect();
+    let kept = central.len();
+    assert!(
+        (SPANS - 2..=SPANS + 1).contains(&kept),
+        "kept {kept} empty spans of {SPANS}"
+    );
+    assert!(inuse() >= before - 2 * span_bytes, "kept spans stay in use");
+    // A cycle in which the class took nothing: its empty spans go back to
+    // the page heap.
+    m.collect();
+    assert_eq!(
+        central.len(),
+        0,
+        "empty spans outlived a cycle of no demand"
+    );
+    assert!(inuse() <= before - (SPANS - 2) * span_bytes);
+}

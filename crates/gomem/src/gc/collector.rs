@@ -370,6 +370,9 @@ impl Collector {
             self.mheap.counters.inuse.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
+        for central in self.centrals.iter() {
+            central.start_sweep();
+        }
         let utilization = self.cycle_gc_utilization();
         self.pacer
             .on_flip(&self.mheap, &self.roots, marked, black, utilization);
