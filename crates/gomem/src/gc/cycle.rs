@@ -17,6 +17,10 @@
 //!    2-minute timer.
 //! 2. **Arm → Mark** when every P has adopted Arm(n) (or is idle): CAS the
 //!    phase, then scan the roots and let the workers drain.
+//!    While marking, the coordinator also watches for every P's stack to
+//!    be black for n and publishes it when it is ([`stacks_black`]): from
+//!    then on no `&T` lent from a grey stack can exist, and the load
+//!    barrier stands down (`Mutator::load_barrier`).
 //! 3. **Termination** ([`try_terminate`]), when the roots are scanned and
 //!    every P's stack is black for n (or the P is idle): CAS
 //!    `{Mark(n), active 0, dirty 0} → Term(n)`; the terminator alone checks
@@ -426,7 +430,6 @@ fn is_marked(addr: usize) -> bool {
     span.is_marked(span.find_object(addr).0)
 }
 
-/// The termination protocol (module header). Returns true after the flip.
 /// Whether every P's stack is black for cycle n (adopting `w` for idle
 /// Ps on the way, which turns theirs black: an idle P holds no `Gc`). When
 /// so, publishes it for the load barrier, which then stands down: a `&T`
@@ -461,6 +464,7 @@ fn note_stacks_black(heap: &Collector, n: u32) {
     }
 }
 
+/// The termination protocol (module header). Returns true after the flip.
 pub(crate) fn try_terminate(heap: &Collector, n: u32) -> bool {
     if heap.control.roots_done.load(Ordering::Acquire) != n || !heap.mark.queue_is_empty() {
         return false;
