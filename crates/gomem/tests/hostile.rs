@@ -149,57 +149,74 @@ struct Leaf {
     _pad: [u64; 3],
 }
 
+/// One cycle in which a black mutator loads, through a `&Holder` lent from
+/// a grey mutator's stack, a leaf only that stack reaches, and stores it
+/// into a rooted object; the leaf must survive.
+fn lend_a_leaf_across_threads_for_one_cycle(heap: &Heap) {
+    let mut m1 = heap.attach();
+    let root = m1.root(m1.alloc(Holder { f: Member::null() }));
+    let collector = {
+        // `h` is only on m1's stack (grey for the whole cycle: m1 passes
+        // no safepoint while it holds it).
+        let h = m1.alloc(Holder { f: Member::null() });
+        h.f.set(
+            &m1,
+            Some(m1.alloc(Leaf {
+                canary: 42,
+                _pad: [0; 3],
+            })),
+        );
+        let hc = heap.clone();
+        let collector = std::thread::spawn(move || hc.attach().collect());
+        let hr: &Holder = &h;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut mt = heap.attach();
+                while heap.gc_phase() != Phase::Mark {
+                    mt.safepoint();
+                    std::thread::yield_now();
+                }
+                mt.safepoint(); // mt's stack is black now
+                std::thread::sleep(Duration::from_millis(50));
+                let l = hr.f.get(&mt).expect("set above");
+                root.get(&mt).f.set(&mt, Some(l));
+                done.store(true, Ordering::Release);
+            });
+            while !done.load(Ordering::Acquire) {
+                let _ = m1.alloc(0u64);
+            }
+        });
+        collector
+    };
+    // m1 forgets `h` (the only other way to the leaf) at this safepoint.
+    m1.safepoint();
+    m1.blocking(|| collector.join().expect("collector thread"));
+    m1.collect();
+    m1.collect();
+    let leaf = root
+        .get(&m1)
+        .f
+        .get(&m1)
+        .expect("stored by the other thread");
+    assert_eq!(leaf.canary, 42, "a reachable object was freed");
+}
+
 #[test]
 fn h2_an_object_loaded_by_a_black_mutator_through_a_shared_reference_survives() {
     for _ in 0..3 {
-        let heap = Heap::new(debug().gc_percent(None));
-        let mut m1 = heap.attach();
-        let root = m1.root(m1.alloc(Holder { f: Member::null() }));
-        let collector = {
-            // `h` is only on m1's stack (grey for the whole cycle: m1 passes
-            // no safepoint while it holds it).
-            let h = m1.alloc(Holder { f: Member::null() });
-            h.f.set(
-                &m1,
-                Some(m1.alloc(Leaf {
-                    canary: 42,
-                    _pad: [0; 3],
-                })),
-            );
-            let hc = heap.clone();
-            let collector = std::thread::spawn(move || hc.attach().collect());
-            let hr: &Holder = &h;
-            let done = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    let mut mt = heap.attach();
-                    while heap.gc_phase() != Phase::Mark {
-                        mt.safepoint();
-                        std::thread::yield_now();
-                    }
-                    mt.safepoint(); // mt's stack is black now
-                    std::thread::sleep(Duration::from_millis(50));
-                    let l = hr.f.get(&mt).expect("set above");
-                    root.get(&mt).f.set(&mt, Some(l));
-                    done.store(true, Ordering::Release);
-                });
-                while !done.load(Ordering::Acquire) {
-                    let _ = m1.alloc(0u64);
-                }
-            });
-            collector
-        };
-        // m1 forgets `h` (the only other way to the leaf) at this safepoint.
-        m1.safepoint();
-        m1.blocking(|| collector.join().expect("collector thread"));
-        m1.collect();
-        m1.collect();
-        let leaf = root
-            .get(&m1)
-            .f
-            .get(&m1)
-            .expect("stored by the other thread");
-        assert_eq!(leaf.canary, 42, "a reachable object was freed");
+        lend_a_leaf_across_threads_for_one_cycle(&Heap::new(debug().gc_percent(None)));
+    }
+}
+
+#[test]
+fn h2_the_load_barrier_is_back_in_every_later_cycle() {
+    // Each cycle ends with every stack black, which stands the load
+    // barrier down for that cycle (`gc/cycle.rs`); a later cycle of the
+    // same heap must start with it up again.
+    let heap = Heap::new(debug().gc_percent(None));
+    for _ in 0..4 {
+        lend_a_leaf_across_threads_for_one_cycle(&heap);
     }
 }
 
