@@ -26,15 +26,17 @@
 //! allocating hard would take as many fresh spans from the mheap in the
 //! next cycle, each under the heap lock and re-initialised. So the
 //! background sweeper keeps up to as many empty spans of a class as the
-//! class took from the mheap during the cycle that just ended
+//! class used (fresh or kept) during the cycle that just ended
 //! ([`MCentral::start_sweep`], at each flip), on the swept partial set,
 //! ready to allocate from (sweeping left their bitmaps as a fresh span's);
 //! refills sweeping lazily keep the empty span they sweep anyway. The
-//! rest go back. A class that took nothing in a cycle keeps nothing, so an
-//! empty span outlives at most one cycle without demand. On binary-trees
+//! rest go back. A class that used none in a cycle keeps none, so an empty
+//! span outlives at most one cycle without demand; and before the heap
+//! grows, for any class or a large object, every kept span goes back
+//! ([`Centrals::release_kept`]), so no class hoards pages that another
+//! then grows the heap (or hits its hard limit) for. On binary-trees
 //! (garbage trees that die whole) this took `alloc_span` and span `init`
-//! off most refills: ×0.96 wall at depth 19 (20 pairs), ×0.97 at depth 21,
-//! peak RSS unchanged (AMD EPYC).
+//! off most refills (AMD EPYC, `BENCHMARKS.md`).
 //!
 //! The sets are crossbeam `SegQueue`s (lock-free MPMC); order within a set
 //! does not matter.
@@ -111,6 +113,16 @@ impl Centrals {
         self.lists.iter().map(|c| &**c)
     }
 
+    /// Gives every class's kept empty spans back to the page heap (module
+    /// header, "Keeping empty spans"), announced as a sweeper like any
+    /// thread that takes spans off the sets. Returns the number freed.
+    pub fn release_kept(&self, heap: &impl Sweeper) -> usize {
+        self.sweepers.fetch_add(1, Ordering::SeqCst);
+        let freed = self.iter().map(|c| c.release_kept(heap)).sum();
+        self.sweepers.fetch_sub(1, Ordering::SeqCst);
+        freed
+    }
+
     /// Allocates the span of a large object from the page heap. The caller
     /// colours the object, then hands the span to
     /// [`Centrals::publish_large`]: until then no sweeper can see it. (A span
@@ -122,7 +134,13 @@ impl Centrals {
         bytes: usize,
         noscan: bool,
     ) -> Result<SpanPtr, AllocError> {
-        heap.mheap().alloc_large(bytes, noscan, heap.sweepgen())
+        let mheap = heap.mheap();
+        if let Some(s) = mheap.try_alloc_large(bytes, noscan, heap.sweepgen())? {
+            return Ok(s);
+        }
+        // As for a small class's growth: kept empty spans go back first.
+        self.release_kept(heap);
+        mheap.alloc_large(bytes, noscan, heap.sweepgen())
     }
 
     /// Records a large object's span on its mcentral's full swept set so
@@ -142,8 +160,9 @@ pub struct MCentral {
     pub spanclass: SpanClass,
     partial: [SegQueue<SpanPtr>; 2],
     full: [SegQueue<SpanPtr>; 2],
-    /// Spans this class took from the page heap since the last flip.
-    grown: AtomicUsize,
+    /// Empty spans (fresh from the page heap or kept) this class handed to
+    /// mcaches since the last flip: its demand for them.
+    demand: AtomicUsize,
     /// Empty spans the background sweeper may still keep this sweep.
     keep: AtomicUsize,
 }
@@ -160,17 +179,43 @@ impl MCentral {
             spanclass,
             partial: [SegQueue::new(), SegQueue::new()],
             full: [SegQueue::new(), SegQueue::new()],
-            grown: AtomicUsize::new(0),
+            demand: AtomicUsize::new(0),
             keep: AtomicUsize::new(0),
         }
     }
 
     /// At a flip: the background sweeper may keep as many of this class's
-    /// empty spans as the class had to take from the page heap during the
-    /// cycle that just ended (module header, "Keeping empty spans").
+    /// empty spans as the class used during the cycle that just ended
+    /// (module header, "Keeping empty spans").
     pub fn start_sweep(&self) {
-        let grown = self.grown.swap(0, Ordering::Relaxed);
-        self.keep.store(grown, Ordering::Relaxed);
+        let demand = self.demand.swap(0, Ordering::Relaxed);
+        self.keep.store(demand, Ordering::Relaxed);
+    }
+
+    /// Gives this class's kept empty spans back to the page heap and keeps
+    /// no more this cycle (before the heap grows). Non-empty spans go back
+    /// on their set. Returns the number of spans freed.
+    fn release_kept(&self, heap: &impl Sweeper) -> usize {
+        self.keep.store(0, Ordering::Relaxed);
+        let sg = heap.sweepgen();
+        let set = &self.partial[swept_index(sg)];
+        let mut freed = 0;
+        for _ in 0..set.len() {
+            let Some(s) = set.pop() else { break };
+            let span = s.span();
+            // Swept for the current generation (so not cached, and no flip
+            // since) and empty: no object, nothing to sweep or finalize.
+            if span.alloc_count() == 0
+                && span.sweepgen.load(Ordering::Acquire) == sg
+                && heap.sweepgen() == sg
+            {
+                heap.mheap().free_span(s);
+                freed += 1;
+            } else {
+                self.requeue(heap, s);
+            }
+        }
+        freed
     }
 
     /// Claims one keep, if any is left.
@@ -246,6 +291,9 @@ impl MCentral {
             };
             s.span().sweepgen.store(sg + 3, Ordering::Release);
             if heap.sweepgen() == sg {
+                if s.span().alloc_count() == 0 {
+                    self.demand.fetch_add(1, Ordering::Relaxed);
+                }
                 return Ok(s);
             }
             self.uncache_span(heap, s);
@@ -345,10 +393,16 @@ impl MCentral {
 
     fn grow(&self, heap: &impl Sweeper) -> Result<SpanPtr, AllocError> {
         let npages = CLASS_TO_NPAGES[self.spanclass.size_class() as usize] as usize;
-        let s = heap
-            .mheap()
-            .alloc_span(npages, self.spanclass, heap.sweepgen())?;
-        self.grown.fetch_add(1, Ordering::Relaxed);
+        let (mheap, spc) = (heap.mheap(), self.spanclass);
+        let s = match mheap.try_alloc_span(npages, spc, heap.sweepgen()) {
+            Some(s) => s,
+            None => {
+                // Before the heap grows, the empty spans classes keep go
+                // back: no class hoards pages another one then grows for.
+                heap.centrals().release_kept(heap);
+                mheap.alloc_span(npages, spc, heap.sweepgen())?
+            }
+        };
         // Outside the heap lock: on fresh memory this is a page fault.
         s.span().clear_heap_bits_of_empty_span();
         Ok(s)

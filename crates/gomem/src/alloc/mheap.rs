@@ -39,7 +39,7 @@ use parking_lot::Mutex;
 
 use super::arena::{self, HeapArena, PAGES_PER_ARENA};
 use super::os::{self, Faults, OsError, ARENA_BYTES, GROW_CHUNK_BYTES, MAX_ALLOC_BYTES};
-use super::pages::PageAlloc;
+use super::pages::{PageAlloc, PageRun};
 use super::sizeclass::{SpanClass, NUM_SIZE_CLASSES, PAGE_SHIFT, PAGE_SIZE};
 use super::span::{prefetch, MSpan, SpanPtr, SpanState, CACHE_LINE_BYTES};
 
@@ -251,6 +251,27 @@ impl MHeap {
                     .expect("page allocator has no run right after growing by it")
             }
         };
+        Ok(self.make_span(&mut l, run, npages, spc, sweepgen))
+    }
+
+    /// [`MHeap::alloc_span`] from free pages only: `None` where it would
+    /// have to grow the heap (the mcentral first gives back the empty spans
+    /// classes keep, `alloc/central.rs`).
+    pub fn try_alloc_span(&self, npages: usize, spc: SpanClass, sweepgen: u32) -> Option<SpanPtr> {
+        let mut l = self.locked.lock();
+        let run = l.pages.alloc(npages)?;
+        Some(self.make_span(&mut l, run, npages, spc, sweepgen))
+    }
+
+    /// Makes the span of `run`, in use and recorded in the arena map.
+    fn make_span(
+        &self,
+        l: &mut Locked,
+        run: PageRun,
+        npages: usize,
+        spc: SpanClass,
+        sweepgen: u32,
+    ) -> SpanPtr {
         let mut s = match l.span_pool.pop() {
             Some(s) => s,
             None => {
@@ -275,15 +296,15 @@ impl MHeap {
         let span = unsafe { s.as_mut() };
         span.init(run.addr, npages, spc, run.scavenged < npages);
         span.sweepgen.store(sweepgen, Ordering::Relaxed);
-        self.set_span_pages(&l, run.addr, npages, s.as_ptr());
+        self.set_span_pages(l, run.addr, npages, s.as_ptr());
         span.state.store(SpanState::InUse as u8, Ordering::Release);
         let bytes = npages * PAGE_SIZE;
         self.counters.inuse.fetch_add(bytes, Ordering::Relaxed);
         self.counters
             .released
             .fetch_sub(run.scavenged * PAGE_SIZE, Ordering::Relaxed);
-        self.scavenge_over_limit(&mut l);
-        Ok(SpanPtr(s))
+        self.scavenge_over_limit(l);
+        SpanPtr(s)
     }
 
     fn set_span_pages(&self, l: &Locked, addr: usize, npages: usize, span: *mut MSpan) {
@@ -475,8 +496,26 @@ impl MHeap {
         sweepgen: u32,
     ) -> Result<SpanPtr, AllocError> {
         let npages = Self::pages_for(bytes)?;
-        let spc = SpanClass::new(0, noscan);
-        let s = self.alloc_span(npages, spc, sweepgen)?;
+        let s = self.alloc_span(npages, SpanClass::new(0, noscan), sweepgen)?;
+        Ok(self.made_large(s, npages))
+    }
+
+    /// [`MHeap::alloc_large`] from free pages only: `Ok(None)` where it
+    /// would have to grow the heap.
+    pub fn try_alloc_large(
+        &self,
+        bytes: usize,
+        noscan: bool,
+        sweepgen: u32,
+    ) -> Result<Option<SpanPtr>, AllocError> {
+        let npages = Self::pages_for(bytes)?;
+        let s = self.try_alloc_span(npages, SpanClass::new(0, noscan), sweepgen);
+        Ok(s.map(|s| self.made_large(s, npages)))
+    }
+
+    /// A fresh span of `npages` becomes a large object's: its one slot
+    /// allocated, the counters told.
+    fn made_large(&self, s: SpanPtr, npages: usize) -> SpanPtr {
         let span = s.span();
         span.mark_all_allocated();
         let c = &self.counters;
@@ -484,7 +523,7 @@ impl MHeap {
         c.total_alloc
             .fetch_add((npages * PAGE_SIZE) as u64, Ordering::Relaxed);
         c.heap_live.fetch_add(npages * PAGE_SIZE, Ordering::Relaxed);
-        Ok(s)
+        s
     }
 }
 

@@ -286,7 +286,7 @@ fn threads_allocate_through_their_own_ps_and_central_lists_stay_consistent() {
 }
 
 #[test]
-fn the_background_sweep_keeps_empty_spans_a_class_grew_by_and_frees_them_a_cycle_later() {
+fn the_background_sweep_keeps_empty_spans_a_class_used_and_frees_them_a_cycle_later() {
     use crate::alloc::sizeclass::{SpanClass, CLASS_TO_NPAGES};
     const SIZE: usize = 48;
     const SPANS: usize = 64;
@@ -303,9 +303,9 @@ fn the_background_sweep_keeps_empty_spans_a_class_grew_by_and_frees_them_a_cycle
     let central = inner.centrals.get(spc);
     let inuse = || inner.mheap.counters.inuse.load(Ordering::Relaxed);
     let before = inuse();
-    // The cycle that ends here had the class take about SPANS spans from
-    // the page heap, so its sweep may keep as many empty ones for the
-    // next cycle's refills (the one the mcache held goes back freed).
+    // The cycle that ends here had the class use about SPANS empty spans,
+    // so its sweep may keep as many empty ones for the next cycle's
+    // refills (the one the mcache held goes back freed).
     m.collect();
     let kept = central.len();
     assert!(
@@ -322,4 +322,43 @@ fn the_background_sweep_keeps_empty_spans_a_class_grew_by_and_frees_them_a_cycle
         "empty spans outlived a cycle of no demand"
     );
     assert!(inuse() <= before - (SPANS - 2) * span_bytes);
+}
+
+/// Fills `bytes` of garbage in objects of `size` (raw: nothing points at
+/// them), then collects: the class keeps the emptied spans.
+fn garbage_then_collect(m: &mut crate::Mutator, size: usize, bytes: usize) {
+    for _ in 0..bytes / size {
+        m.alloc_raw(size, ObjectKind::Noscan).unwrap();
+    }
+    m.collect();
+}
+
+#[test]
+fn kept_empty_spans_give_way_before_the_heap_grows_past_a_hard_limit() {
+    use crate::alloc::sizeclass::SpanClass;
+    const LIMIT: usize = 16 << 20;
+    const BYTES: usize = 10 << 20;
+    let heap = Heap::new(no_gc().hard_memory_limit(Some(LIMIT)));
+    let mut m = heap.attach();
+    garbage_then_collect(&mut m, 48, BYTES);
+    let kept = heap
+        .inner()
+        .centrals
+        .get(SpanClass::new(size_to_class(48), true));
+    assert!(kept.len() > 1000, "the 48 B class kept its empty spans");
+    // Another class needs as much again: under the limit only if the kept
+    // spans go back to the page heap first.
+    for _ in 0..BYTES / 256 {
+        m.alloc_raw(256, ObjectKind::Noscan)
+            .expect("kept empty spans must not push the heap past its limit");
+    }
+    assert_eq!(kept.len(), 0, "every kept span went back");
+    // The same for large objects.
+    m.collect();
+    m.collect();
+    garbage_then_collect(&mut m, 48, BYTES);
+    for _ in 0..BYTES >> 20 {
+        m.alloc_raw(1 << 20, ObjectKind::Noscan)
+            .expect("kept empty spans must give way to large objects too");
+    }
 }
