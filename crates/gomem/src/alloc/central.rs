@@ -1,17 +1,18 @@
 //! mcentral: the central span lists of one span class.
 //!
 //! Every span class (size class × scan/noscan, 136 of them) has one
-//! [`MCentral`]. It holds the class's spans that no mcache is using, in four
-//! lock-free sets: *partial* (has a free slot) and *full*, each split into
-//! *swept* and *unswept* for the current sweep generation. Which of the two
+//! [`MCentral`]. It holds the class's spans that no mcache is using, in six
+//! lock-free sets: *partial* (has a free slot), *empty* (no object at all)
+//! and *full*, each split into *swept* and *unswept* for the current sweep
+//! generation. Which of the two
 //! physical sets is "swept" flips every cycle: with `h` the heap's sweepgen
 //! (which grows by 2 per cycle), set `h/2 % 2` is swept and the other is
 //! unswept. So at the flip every span in the swept sets becomes unswept for
 //! free, with no list walking (Go's trick).
 //!
 //! An mcache asks for a span with [`MCentral::cache_span`]: first a swept
-//! partial span; else it sweeps unswept partial spans, then unswept full
-//! ones, until one has room (at most [`SPAN_BUDGET`] of them, as in Go, so a
+//! partial span, then a swept empty one; else it sweeps unswept partial,
+//! empty, then full spans, until one has room (at most [`SPAN_BUDGET`] of them, as in Go, so a
 //! refill costs bounded work); else it asks the mheap for a fresh span. A
 //! span is swept only by whoever wins its sweepgen CAS `h−2 → h−1`, so lazy
 //! sweeping here and the background sweeper never sweep a span twice, and
@@ -27,13 +28,14 @@
 //! next cycle, each under the heap lock and re-initialised. So the
 //! background sweeper keeps up to as many empty spans of a class as the
 //! class used (fresh or kept) during the cycle that just ended
-//! ([`MCentral::start_sweep`], at each flip), on the swept partial set,
+//! ([`MCentral::start_sweep`], at each flip), on the swept empty set,
 //! ready to allocate from (sweeping left their bitmaps as a fresh span's);
 //! refills sweeping lazily keep the empty span they sweep anyway. The
 //! rest go back. A class that used none in a cycle keeps none, so an empty
 //! span outlives at most one cycle without demand; and before the heap
-//! grows, for any class or a large object, every kept span goes back
-//! ([`Centrals::release_kept`]), so no class hoards pages that another
+//! grows, for any class or a large object, every span on a swept empty set
+//! goes back ([`Centrals::release_kept`]: only those sets are walked), so
+//! no class hoards pages that another
 //! then grows the heap (or hits its hard limit) for. On binary-trees
 //! (garbage trees that die whole) this took `alloc_span` and span `init`
 //! off most refills (AMD EPYC, `BENCHMARKS.md`).
@@ -160,6 +162,9 @@ pub struct MCentral {
     pub spanclass: SpanClass,
     partial: [SegQueue<SpanPtr>; 2],
     full: [SegQueue<SpanPtr>; 2],
+    /// Partial spans with no object at all: the kept empty spans (module
+    /// header), apart so that giving them back touches no other span.
+    empty: [SegQueue<SpanPtr>; 2],
     /// Empty spans (fresh from the page heap or kept) this class handed to
     /// mcaches since the last flip: its demand for them.
     demand: AtomicUsize,
@@ -179,6 +184,7 @@ impl MCentral {
             spanclass,
             partial: [SegQueue::new(), SegQueue::new()],
             full: [SegQueue::new(), SegQueue::new()],
+            empty: [SegQueue::new(), SegQueue::new()],
             demand: AtomicUsize::new(0),
             keep: AtomicUsize::new(0),
         }
@@ -198,7 +204,7 @@ impl MCentral {
     fn release_kept(&self, heap: &impl Sweeper) -> usize {
         self.keep.store(0, Ordering::Relaxed);
         let sg = heap.sweepgen();
-        let set = &self.partial[swept_index(sg)];
+        let set = &self.empty[swept_index(sg)];
         let mut freed = 0;
         for _ in 0..set.len() {
             let Some(s) = set.pop() else { break };
@@ -225,27 +231,38 @@ impl MCentral {
             .is_ok()
     }
 
-    /// Puts a swept span on the swept partial or full set.
+    /// Puts a swept span on the swept partial, empty or full set.
     pub fn push_swept(&self, sweepgen: u32, s: SpanPtr) {
-        let i = swept_index(sweepgen);
-        if s.span().is_full() {
-            self.full[i].push(s);
+        self.set_for(s, swept_index(sweepgen)).push(s);
+    }
+
+    /// The set of generation index `i` a span belongs on by its fill.
+    fn set_for(&self, s: SpanPtr, i: usize) -> &SegQueue<SpanPtr> {
+        let span = s.span();
+        if span.is_full() {
+            &self.full[i]
+        } else if span.alloc_count() == 0 {
+            &self.empty[i]
         } else {
-            self.partial[i].push(s);
+            &self.partial[i]
         }
     }
 
-    /// Takes an unswept span (partial first, then full), for a sweeper.
+    /// Takes an unswept span (partial first, then empty, then full), for
+    /// a sweeper.
     pub fn pop_unswept(&self, sweepgen: u32) -> Option<SpanPtr> {
         let i = 1 - swept_index(sweepgen);
-        self.partial[i].pop().or_else(|| self.full[i].pop())
+        self.partial[i]
+            .pop()
+            .or_else(|| self.empty[i].pop())
+            .or_else(|| self.full[i].pop())
     }
 
-    /// Takes every span off all four sets (the caller then owns them: it
+    /// Takes every span off all six sets (the caller then owns them: it
     /// must put each back with `uncache_span` or `push_swept`).
     pub fn take_all(&self) -> Vec<SpanPtr> {
         let mut out = Vec::with_capacity(self.len());
-        for set in self.partial.iter().chain(&self.full) {
+        for set in self.sets() {
             while let Some(s) = set.pop() {
                 out.push(s);
             }
@@ -253,19 +270,20 @@ impl MCentral {
         out
     }
 
-    /// Number of spans on all four sets (for tests and stats).
+    /// Number of spans on all six sets (for tests and stats).
     pub fn len(&self) -> usize {
-        self.partial
-            .iter()
-            .chain(&self.full)
-            .map(SegQueue::len)
-            .sum()
+        self.sets().map(SegQueue::len).sum()
     }
 
     /// Number of spans still waiting to be swept this cycle.
     pub fn unswept_len(&self, sweepgen: u32) -> usize {
         let i = 1 - swept_index(sweepgen);
-        self.partial[i].len() + self.full[i].len()
+        self.partial[i].len() + self.empty[i].len() + self.full[i].len()
+    }
+
+    /// All six sets.
+    fn sets(&self) -> impl Iterator<Item = &SegQueue<SpanPtr>> {
+        self.partial.iter().chain(&self.empty).chain(&self.full)
     }
 
     /// Finds a span with a free slot for an mcache (module header), marking it
@@ -303,7 +321,8 @@ impl MCentral {
     /// Pops a swept partial span of generation `sg`, if the heap is still
     /// at `sg`.
     fn take_swept(&self, heap: &impl Sweeper, sg: u32) -> Option<SpanPtr> {
-        let s = self.partial[swept_index(sg)].pop()?;
+        let i = swept_index(sg);
+        let s = self.partial[i].pop().or_else(|| self.empty[i].pop())?;
         if s.span().sweepgen.load(Ordering::Acquire) == sg && heap.sweepgen() == sg {
             return Some(s);
         }
@@ -317,12 +336,7 @@ impl MCentral {
         let cur = heap.sweepgen();
         let v = s.span().sweepgen.load(Ordering::Acquire);
         if v == cur.wrapping_sub(2) {
-            let i = 1 - swept_index(cur);
-            if s.span().is_full() {
-                self.full[i].push(s);
-            } else {
-                self.partial[i].push(s);
-            }
+            self.set_for(s, 1 - swept_index(cur)).push(s);
         } else {
             debug_assert_eq!(
                 v, cur,
@@ -350,6 +364,7 @@ impl MCentral {
             }
             let s = self.partial[unswept]
                 .pop()
+                .or_else(|| self.empty[unswept].pop())
                 .or_else(|| self.full[unswept].pop())?;
             if !s.span().try_acquire_for_sweep(sg) {
                 self.requeue(heap, s);
