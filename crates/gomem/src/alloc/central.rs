@@ -198,9 +198,10 @@ impl MCentral {
         self.keep.store(demand, Ordering::Relaxed);
     }
 
-    /// Gives this class's kept empty spans back to the page heap and keeps
-    /// no more this cycle (before the heap grows). Non-empty spans go back
-    /// on their set. Returns the number of spans freed.
+    /// Gives this class's kept empty spans (its swept empty set) back to
+    /// the page heap and keeps no more this cycle (before the heap grows).
+    /// A span found stale by a flip meanwhile goes back on the set it now
+    /// belongs to, for a sweeper. Returns the number of spans freed.
     fn release_kept(&self, heap: &impl Sweeper) -> usize {
         self.keep.store(0, Ordering::Relaxed);
         let sg = heap.sweepgen();
