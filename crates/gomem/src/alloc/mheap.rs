@@ -16,6 +16,9 @@
 //! so the heap stays contiguous and runs can cross arena boundaries; a
 //! request larger than an arena gets a reservation of its own. Freshly
 //! committed pages are counted as *released* (not yet resident), as Go does.
+//! [`MHeap::try_alloc_span`] and [`MHeap::try_alloc_large`] never grow:
+//! the mcentrals call them first, and give back the empty spans classes
+//! keep before they let the heap grow (`central.rs`).
 //!
 //! **Failure.** A refused reservation or commit comes back as an
 //! [`AllocError`] and changes nothing: the page allocator only learns about
