@@ -7,11 +7,12 @@
 
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
-use std::time::Duration;
 
-use gomem::{AllocError, Config, Heap, Member, Mutator, ObjectKind, Phase, Trace};
+use gomem::{AllocError, Config, Heap, Member, Mutator, ObjectKind, Trace};
+
+mod common;
 
 fn debug() -> Config {
     Config::default().checkmark(true).clobber_free(true)
@@ -166,28 +167,11 @@ fn lend_a_leaf_across_threads_for_one_cycle(heap: &Heap) {
                 _pad: [0; 3],
             })),
         );
-        let hc = heap.clone();
-        let collector = std::thread::spawn(move || hc.attach().collect());
         let hr: &Holder = &h;
-        let done = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let mut mt = heap.attach();
-                while heap.gc_phase() != Phase::Mark {
-                    mt.safepoint();
-                    std::thread::yield_now();
-                }
-                mt.safepoint(); // mt's stack is black now
-                std::thread::sleep(Duration::from_millis(50));
-                let l = hr.f.get(&mt).expect("set above");
-                root.get(&mt).f.set(&mt, Some(l));
-                done.store(true, Ordering::Release);
-            });
-            while !done.load(Ordering::Acquire) {
-                let _ = m1.alloc(0u64);
-            }
-        });
-        collector
+        common::borrow_on_a_black_mutator_while_the_lender_is_grey(heap, &m1, |mt| {
+            let l = hr.f.get(mt).expect("set above");
+            root.get(mt).f.set(mt, Some(l));
+        })
     };
     // m1 forgets `h` (the only other way to the leaf) at this safepoint.
     m1.safepoint();

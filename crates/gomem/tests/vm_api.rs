@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use gomem::internals::{layout_of, Layout};
 use gomem::{Config, Gc, Heap, HeapMap, Mutator, Trace, Value, ValueSlot, ValueStack, WeakSet};
 
+mod common;
+
 fn debug() -> Config {
     Config::default().checkmark(true).clobber_free(true)
 }
@@ -689,9 +691,6 @@ fn the_readme_example_compiles_and_runs() {
 /// stores it into a rooted object; it must survive.
 #[test]
 fn a_value_loaded_by_a_black_mutator_through_a_shared_reference_survives() {
-    use gomem::Phase;
-    use std::sync::atomic::AtomicBool;
-    use std::time::Duration;
     for use_map in [false, true] {
         let heap = Heap::new(debug().gc_percent(None));
         let mut m1 = heap.attach();
@@ -708,33 +707,15 @@ fn a_value_loaded_by_a_black_mutator_through_a_shared_reference_survives() {
                 p.pair().0.set(&m1, string(&m1, "canary"));
                 p
             };
-            let hc = heap.clone();
-            let collector = std::thread::spawn(move || hc.attach().collect());
             let hr: &Obj = &h;
-            let done = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    let mut mt = heap.attach();
-                    while heap.gc_phase() != Phase::Mark {
-                        mt.safepoint();
-                        std::thread::yield_now();
-                    }
-                    mt.safepoint(); // mt's stack is black now
-                    std::thread::sleep(Duration::from_millis(50));
-                    let v = match hr {
-                        Obj::Table(t) => t.get(&mt, Value::from_number(1.0)).unwrap(),
-                        Obj::Pair(a, _) => a.get(&mt),
-                        _ => unreachable!(),
-                    };
-                    let r = root.get(&mt);
-                    r.pair().1.set(&mt, v);
-                    done.store(true, Ordering::Release);
-                });
-                while !done.load(Ordering::Acquire) {
-                    let _ = m1.alloc(0u64);
-                }
-            });
-            collector
+            common::borrow_on_a_black_mutator_while_the_lender_is_grey(&heap, &m1, |mt| {
+                let v = match hr {
+                    Obj::Table(t) => t.get(mt, Value::from_number(1.0)).unwrap(),
+                    Obj::Pair(a, _) => a.get(mt),
+                    _ => unreachable!(),
+                };
+                root.get(mt).pair().1.set(mt, v);
+            })
         };
         m1.safepoint();
         m1.blocking(|| collector.join().expect("collector thread"));

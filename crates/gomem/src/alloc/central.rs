@@ -117,12 +117,13 @@ impl Centrals {
 
     /// Gives every class's kept empty spans back to the page heap (module
     /// header, "Keeping empty spans"), announced as a sweeper like any
-    /// thread that takes spans off the sets. Returns the number freed.
-    pub fn release_kept(&self, heap: &impl Sweeper) -> usize {
+    /// thread that takes spans off the sets.
+    pub fn release_kept(&self, heap: &impl Sweeper) {
         self.sweepers.fetch_add(1, Ordering::SeqCst);
-        let freed = self.iter().map(|c| c.release_kept(heap)).sum();
+        for c in self.iter() {
+            c.release_kept(heap);
+        }
         self.sweepers.fetch_sub(1, Ordering::SeqCst);
-        freed
     }
 
     /// Allocates the span of a large object from the page heap. The caller
@@ -201,28 +202,24 @@ impl MCentral {
     /// Gives this class's kept empty spans (its swept empty set) back to
     /// the page heap and keeps no more this cycle (before the heap grows).
     /// A span found stale by a flip meanwhile goes back on the set it now
-    /// belongs to, for a sweeper. Returns the number of spans freed.
-    fn release_kept(&self, heap: &impl Sweeper) -> usize {
+    /// belongs to, for a sweeper.
+    fn release_kept(&self, heap: &impl Sweeper) {
         self.keep.store(0, Ordering::Relaxed);
         let sg = heap.sweepgen();
         let set = &self.empty[swept_index(sg)];
-        let mut freed = 0;
         for _ in 0..set.len() {
             let Some(s) = set.pop() else { break };
-            let span = s.span();
             // Swept for the current generation (so not cached, and no flip
             // since) and empty: no object, nothing to sweep or finalize.
-            if span.alloc_count() == 0
-                && span.sweepgen.load(Ordering::Acquire) == sg
+            if s.span().alloc_count() == 0
+                && s.span().sweepgen.load(Ordering::Acquire) == sg
                 && heap.sweepgen() == sg
             {
                 heap.mheap().free_span(s);
-                freed += 1;
             } else {
                 self.requeue(heap, s);
             }
         }
-        freed
     }
 
     /// Claims one keep, if any is left.
@@ -391,18 +388,12 @@ impl MCentral {
             return true;
         }
         let keep = self.claim_keep();
-        match heap.sweep_owned(s, sg, keep) {
-            Some(s) => {
-                if keep && s.span().alloc_count() != 0 {
-                    // Not empty: the keep is still unused.
-                    self.keep.fetch_add(1, Ordering::Relaxed);
-                }
-                self.push_swept(sg, s);
-            }
-            None if keep => {
+        if let Some(s) = heap.sweep_owned(s, sg, keep) {
+            if keep && s.span().alloc_count() != 0 {
+                // Not empty: the keep is still unused.
                 self.keep.fetch_add(1, Ordering::Relaxed);
             }
-            None => {}
+            self.push_swept(sg, s);
         }
         true
     }
