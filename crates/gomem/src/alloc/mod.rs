@@ -16,6 +16,7 @@
 pub(crate) mod arena;
 pub(crate) mod cache;
 pub(crate) mod central;
+pub(crate) mod markpool;
 pub(crate) mod mheap;
 pub(crate) mod os;
 pub(crate) mod pages;

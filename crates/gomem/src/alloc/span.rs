@@ -7,9 +7,12 @@
 //! lives, so a stale pointer to one is always a valid (dead) span.
 //!
 //! **Bits.** Each span has an *alloc bitmap* (one bit per object) and a
-//! *mark byte array* (one byte per object), in one out-of-line block sized
-//! to the object count (a 1024-object span needs 2 × 16 words of bitmaps
-//! and 1 KiB of mark bytes; a large span 2 words and 8 bytes). Allocation does not write
+//! *typed bitmap* in one out-of-line block sized to the object count (a
+//! 1024-object span needs 2 × 16 words; a large span 2 words), and, from
+//! the first mark of a cycle until the sweep that reads it, a *mark byte
+//! array* (one byte per object) borrowed from the mark pool
+//! (`markpool.rs`): a span nobody marks holds no mark bytes at all.
+//! Allocation does not write
 //! the alloc bitmap: every slot below `freeindex` counts as allocated, and
 //! the bitmap only says which slots at or above `freeindex` were live when the
 //! span was last swept. Sweeping turns the mark bits into the new alloc bits
@@ -45,8 +48,9 @@
 //! cycle's marked bytes, a rounding error for the pacer. Replacing the
 //! locked bit-set with a byte store cut binary-trees' CPU by 4–7 % (depths
 //! 21 and 20, AMD EPYC, `BENCHMARKS.md`). The memory costs 7 bits per
-//! object more: 6 % of a span of 16-byte objects (binary-trees 21's peak
-//! RSS went from 211 to 219 MiB).
+//! object more: 6 % of a span of 16-byte objects, paid only by spans marked
+//! in the cycle under way since the bytes are borrowed (binary-trees 21:
+//! 8 MiB of mark bytes, down from 13.7 when every span kept its own).
 //!
 //! Markers and allocate-black write single mark bytes during Mark; sweeping
 //! reads and clears them 8 bytes at a time (one word) after Mark is over.
@@ -57,12 +61,20 @@
 //! the span's weak lock, before `clear_dead` runs), and concurrent reads of
 //! different sizes are allowed.
 //!
-//! **Two flags spare sweeping and scanning work.** `any_marked` is set by
-//! whoever sets a span's first mark of a cycle (a load, and a store only
-//! when it was clear, so the markers' line is written once per cycle) and
-//! cleared by the sweep, under the same protocol as the mark bytes: a span
-//! nobody marked is swept without reading or clearing its marks (a span of
-//! garbage, most of binary-trees' heap). `has_typed` is set at a span's
+//! **Borrowing the mark bytes.** `marks` is null while nothing is marked.
+//! The first mark of a cycle in the span takes a zeroed block from the pool
+//! and installs it with a CAS (a racing first mark that loses gives its
+//! block back and uses the winner's); every marker loads the pointer with
+//! Acquire, so it sees the block zeroed. The sweep reads the marks, zeroes
+//! the block and gives it back, and a span nobody marked is swept without
+//! reading any (a span of garbage, most of binary-trees' heap). Both ends
+//! follow the protocol above: installs happen during Mark, give-backs at
+//! sweep time, never both at once; weak lookups read marks only before the
+//! span's `clear_dead` (under its weak lock, which the sweep takes before
+//! it gives the block back). Blocks are never deallocated, so even a stale
+//! pointer would read valid memory.
+//!
+//! **A flag spares scanning and sweeping work.** `has_typed` is set at a span's
 //! first typed allocation, before the object is published, and cleared
 //! only by `init`: while it is clear, scanning skips the typed bitmap and
 //! sweeping skips the search for Drops.
@@ -76,13 +88,18 @@ use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
+use super::markpool::{self, GROUP_BYTES, SLOTS_PER_GROUP};
+
 use super::sizeclass::{
     object_index, span_class_nelems, SpanClass, CLASS_TO_DIV_MAGIC, CLASS_TO_SIZE, HEAP_BITS_BYTES,
     MAX_HEAP_BITS_OBJECT_SIZE, PAGE_SIZE,
 };
 
 /// Words of mark bytes per word of a bitmap: 64 slots, a byte each.
-const MARK_WORDS_PER_WORD: usize = 64 / 8;
+#[cfg(not(target_arch = "x86_64"))]
+const MARK_WORDS_PER_WORD: usize = GROUP_BYTES / 8;
+
+const _: () = assert!(SLOTS_PER_GROUP == 64);
 
 /// Packs the eight mark bytes of `word` (each 0 or 1; byte k is slot k of
 /// the group, little-endian) into eight bits. The multiply moves byte k's
@@ -142,17 +159,22 @@ pub struct MSpan {
     pub start: usize,
     /// Bytes per object slot (the whole span for a large object).
     pub elemsize: usize,
-    /// `[alloc words | typed words | mark bytes]`: `words` words each for
-    /// the two bitmaps, then `MARK_WORDS_PER_WORD × words` words holding one
-    /// mark byte per slot (module header). A typed bit says the object in
-    /// that slot of a scan span carries a type word in its last 8 bytes (see
-    /// `trace.rs`) instead of being described by the span's pointer bitmap.
+    /// `[alloc words | typed words]`: `words` words each. A typed bit says
+    /// the object in that slot of a scan span carries a type word in its
+    /// last 8 bytes (see `trace.rs`) instead of being described by the
+    /// span's pointer bitmap.
     bits: Box<[AtomicU64]>,
-    words: usize,
+    /// This cycle's mark bytes, one per slot in `words` groups of 64: a
+    /// zeroed block from the mark pool that the first mark since the last
+    /// sweep installs, or null while nothing is marked (module header).
+    marks: AtomicPtr<u8>,
     /// Length in 8 KiB pages.
     pub npages: usize,
     /// `offset * div_magic >> 32` = object index (0 for large spans).
     pub div_magic: u32,
+    /// Words in each bitmap, and groups of mark bytes: `nelems / 64`
+    /// rounded up.
+    words: u32,
     /// Sweep generation (module header).
     pub sweepgen: AtomicU32,
     /// Size class × scan/noscan.
@@ -164,10 +186,6 @@ pub struct MSpan {
     /// bitmap and sweeping skips the search for Drops. Set by the owner on
     /// its first typed allocation, before the object is published.
     has_typed: AtomicBool,
-    /// Some mark byte was set since the last sweep (set by whoever sets
-    /// the first, cleared by the sweeper): a span nobody marked is swept
-    /// without reading its mark bytes, all of them clear.
-    any_marked: AtomicBool,
     // ---- line 2: the owner's allocation state, and the rest ----
     freeindex: Cell<usize>,
     alloc_cache: Cell<u64>,
@@ -192,7 +210,7 @@ pub struct MSpan {
 /// laid out in two lines, and prefetches fetch one line each.
 pub const CACHE_LINE_BYTES: usize = 64;
 
-const _: () = assert!(std::mem::offset_of!(MSpan, any_marked) < CACHE_LINE_BYTES);
+const _: () = assert!(std::mem::offset_of!(MSpan, has_typed) < CACHE_LINE_BYTES);
 const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= CACHE_LINE_BYTES);
 const _: () = assert!(std::mem::size_of::<MSpan>() == 2 * CACHE_LINE_BYTES);
 
@@ -221,7 +239,7 @@ impl MSpan {
             large_type: AtomicPtr::new(std::ptr::null_mut()),
             has_weak: AtomicBool::new(false),
             has_typed: AtomicBool::new(false),
-            any_marked: AtomicBool::new(false),
+            marks: AtomicPtr::new(std::ptr::null_mut()),
             weak_lock: AtomicBool::new(false),
             weak_sweepgen: AtomicU32::new(0),
             freeindex: Cell::new(0),
@@ -256,10 +274,10 @@ impl MSpan {
         self.large_type
             .store(std::ptr::null_mut(), Ordering::Relaxed);
         *self.has_typed.get_mut() = false;
-        *self.any_marked.get_mut() = false;
+        self.release_marks();
         self.needzero.set(needzero);
-        self.words = nelems.div_ceil(64);
-        let total = (2 + MARK_WORDS_PER_WORD) * self.words;
+        self.words = nelems.div_ceil(64) as u32;
+        let total = 2 * self.words();
         if self.bits.len() < total {
             self.bits = (0..total).map(|_| AtomicU64::new(0)).collect();
         }
@@ -279,39 +297,87 @@ impl MSpan {
         if rem != 0 {
             // Owner-only (init, sweep): a plain load and store, no locked
             // read-modify-write.
-            let w = &self.alloc_words()[self.words - 1];
+            let w = &self.alloc_words()[self.words() - 1];
             w.store(w.load(Ordering::Relaxed) | !0u64 << rem, Ordering::Relaxed);
         }
     }
 
     #[inline]
     fn alloc_words(&self) -> &[AtomicU64] {
-        &self.bits[..self.words]
+        &self.bits[..self.words()]
+    }
+
+    /// Words in each bitmap (and groups of mark bytes).
+    #[inline(always)]
+    fn words(&self) -> usize {
+        self.words as usize
     }
 
     /// The typed bitmap (module header); scan spans only.
     #[inline]
     pub fn typed_words(&self) -> &[AtomicU64] {
-        &self.bits[self.words..2 * self.words]
+        &self.bits[self.words()..2 * self.words()]
     }
 
-    /// The words holding the mark bytes of slots `64 w .. 64 w + 64`.
-    #[inline]
-    fn mark_group_words(&self, w: usize) -> &[AtomicU64] {
-        let first = 2 * self.words + MARK_WORDS_PER_WORD * w;
-        &self.bits[first..first + MARK_WORDS_PER_WORD]
-    }
-
-    /// The mark byte of slot `idx` (module header).
+    /// This cycle's mark block, or null if nothing was marked since the
+    /// last sweep. Acquire: a marker that finds the block another installed
+    /// sees it zeroed.
     #[inline(always)]
-    fn mark_byte(&self, idx: usize) -> &AtomicU8 {
-        debug_assert!(idx < self.nelems);
-        let region = self.bits[2 * self.words..].as_ptr() as *const AtomicU8;
-        // SAFETY: the mark region holds 8 bytes per word and 64 bytes per
-        // 64 slots, so byte `idx < nelems` is inside it; an `AtomicU64`'s
-        // memory may be accessed as bytes (same interior mutability), and
-        // its mixed-size accesses never race (module header).
-        unsafe { &*region.add(idx) }
+    fn marks(&self) -> *mut u8 {
+        self.marks.load(Ordering::Acquire)
+    }
+
+    /// The mark block, installing a zeroed one from the pool if there is
+    /// none yet (the first mark of a cycle in this span). Two racing first
+    /// marks both take a block; the CAS loser gives its own back.
+    #[cold]
+    #[inline(never)]
+    fn install_marks(&self) -> *mut u8 {
+        let block = markpool::take(self.words());
+        match self.marks.compare_exchange(
+            std::ptr::null_mut(),
+            block.as_ptr(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => block.as_ptr(),
+            Err(winner) => {
+                // SAFETY: the block came zeroed from the pool a moment ago
+                // and was never published.
+                unsafe { markpool::give_back(block, self.words()) };
+                winner
+            }
+        }
+    }
+
+    /// Detaches the mark block, zeroing it and giving it back to the pool.
+    /// Marks at rest only (below): the sweeper or the mheap owns the span
+    /// and no marker can hold the block.
+    fn release_marks(&self) {
+        let marks = self.marks();
+        if marks.is_null() {
+            return;
+        }
+        self.marks.store(std::ptr::null_mut(), Ordering::Relaxed);
+        let bytes = self.words() * GROUP_BYTES;
+        // SAFETY: the span's whole block, which nobody else accesses now
+        // (marks at rest); zeroed as the pool requires before it goes back.
+        unsafe {
+            std::ptr::write_bytes(marks, 0, bytes);
+            markpool::give_back(NonNull::new_unchecked(marks), self.words());
+        }
+    }
+
+    /// The mark byte of slot `idx` in the block at `marks`.
+    #[inline(always)]
+    fn mark_byte(&self, marks: *mut u8, idx: usize) -> &AtomicU8 {
+        debug_assert!(idx < self.nelems && !marks.is_null());
+        // SAFETY: the block holds a byte for each of the `words × 64 ≥
+        // nelems` slots; blocks are never deallocated (`markpool.rs`), so the
+        // reference stays valid memory; every access to a mark byte during
+        // marking is atomic, and the wider reads and writes of marks at rest
+        // never overlap them (module header).
+        unsafe { &*(marks as *const AtomicU8).add(idx) }
     }
 
     /// Slots `64 w .. 64 w + 64` as a bitmask of marked slots (bit i ⇔ slot
@@ -319,12 +385,17 @@ impl MSpan {
     /// a cycle starts (module header: no byte writer runs then, so plain
     /// loads race with nothing but other reads).
     #[inline]
-    fn marked_mask(&self, w: usize) -> u64 {
-        let bytes = self.mark_group_words(w).as_ptr() as *const u8;
+    fn marked_mask(&self, marks: *mut u8, w: usize) -> u64 {
+        if marks.is_null() {
+            return 0;
+        }
+        debug_assert!(w < self.words());
+        // SAFETY: group `w` of the block is in bounds (`w < words`).
+        let bytes = unsafe { marks.add(w * GROUP_BYTES) } as *const u8;
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `bytes` points at the group's 64 mark bytes (8 words);
-        // SSE2 is part of x86_64; no thread writes these bytes now (above),
-        // so the plain vector loads are not a data race.
+        // SAFETY: `bytes` points at the group's 64 mark bytes; SSE2 is part
+        // of x86_64; no thread writes these bytes now (above), so the plain
+        // vector loads are not a data race.
         unsafe {
             use std::arch::x86_64::{
                 __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_setzero_si128,
@@ -343,15 +414,6 @@ impl MSpan {
             let word = unsafe { (bytes as *const u64).add(k).read() };
             mask | pack_mark_bytes(word) << (8 * k)
         })
-    }
-
-    /// Clears the marks of slots `64 w .. 64 w + 64`. Sweep-time only.
-    #[inline]
-    fn clear_mark_group(&self, w: usize) {
-        let bytes = self.mark_group_words(w).as_ptr() as *mut u8;
-        // SAFETY: the group's 64 bytes, written while nobody else accesses
-        // them (sweep-time: the sweeper owns the span and marking is over).
-        unsafe { std::ptr::write_bytes(bytes, 0, 8 * MARK_WORDS_PER_WORD) };
     }
 
     /// Records whether the object in slot `idx` carries a type word. Only the
@@ -499,30 +561,37 @@ impl MSpan {
     /// callers then queue the object twice, which is harmless.
     #[inline]
     pub fn try_mark(&self, idx: usize) -> bool {
-        let byte = self.mark_byte(idx);
+        let mut marks = self.marks();
+        if marks.is_null() {
+            marks = self.install_marks();
+        }
+        let byte = self.mark_byte(marks, idx);
         if byte.load(Ordering::Relaxed) != 0 {
             return false;
         }
         byte.store(1, Ordering::Relaxed);
-        // Once per span per cycle, not once per mark: a store to the line
-        // every marker reads would make it bounce between their cores.
-        if !self.any_marked.load(Ordering::Relaxed) {
-            self.any_marked.store(true, Ordering::Relaxed);
-        }
         true
     }
 
     /// Whether slot `idx` is marked.
     #[inline]
     pub fn is_marked(&self, idx: usize) -> bool {
-        self.mark_byte(idx).load(Ordering::Acquire) != 0
+        let marks = self.marks();
+        !marks.is_null() && self.mark_byte(marks, idx).load(Ordering::Acquire) != 0
+    }
+
+    /// Whether the span holds a mark block (something was marked since its
+    /// last sweep).
+    pub fn holds_marks(&self) -> bool {
+        !self.marks().is_null()
     }
 
     /// The first marked slot, if any (checkmark's check that no mark
     /// outlives its cycle).
     pub fn first_marked(&self) -> Option<usize> {
-        (0..self.words).find_map(|w| {
-            let m = self.marked_mask(w);
+        let marks = self.marks();
+        (0..self.words()).find_map(|w| {
+            let m = self.marked_mask(marks, w);
             (m != 0).then(|| w * 64 + m.trailing_zeros() as usize)
         })
     }
@@ -530,8 +599,9 @@ impl MSpan {
     /// Number of marked slots.
     #[cfg(test)]
     pub fn count_marked(&self) -> usize {
-        (0..self.words)
-            .map(|w| self.marked_mask(w).count_ones() as usize)
+        let marks = self.marks();
+        (0..self.words())
+            .map(|w| self.marked_mask(marks, w).count_ones() as usize)
             .sum()
     }
 
@@ -629,7 +699,8 @@ impl MSpan {
     }
 
     fn for_each_dead_where(&self, filter: impl Fn(usize) -> u64, mut f: impl FnMut(usize)) {
-        for w in 0..self.words {
+        let marks = self.marks();
+        for w in 0..self.words() {
             let only = filter(w);
             if only == 0 {
                 continue;
@@ -648,7 +719,7 @@ impl MSpan {
             } else {
                 (1u64 << (self.nelems - first)) - 1
             };
-            let mut dead = (alloc | below_free) & valid & only & !self.marked_mask(w);
+            let mut dead = (alloc | below_free) & valid & only & !self.marked_mask(marks, w);
             while dead != 0 {
                 let bit = dead.trailing_zeros() as usize;
                 f(self.object_base(first + bit));
@@ -664,23 +735,15 @@ impl MSpan {
     pub fn sweep_bits(&self) -> usize {
         let before = self.objects_in_use();
         let mut live = 0;
-        if self.any_marked.load(Ordering::Relaxed) {
-            for (w, a) in self.alloc_words().iter().enumerate() {
-                let marks = self.marked_mask(w);
-                self.clear_mark_group(w);
-                live += marks.count_ones() as usize;
-                a.store(marks, Ordering::Relaxed);
-            }
-            self.any_marked.store(false, Ordering::Relaxed);
-        } else {
-            // Nobody marked: every object is dead and every mark byte is
-            // already clear (a span of garbage: 512 bytes of marks not
-            // read, not cleared, for 16-byte objects).
-            debug_assert_eq!(self.first_marked(), None);
-            for a in self.alloc_words() {
-                a.store(0, Ordering::Relaxed);
-            }
+        let marks = self.marks();
+        // A span nobody marked has no block: every object is dead, and no
+        // mark byte is read (a span of garbage, most of binary-trees' heap).
+        for (w, a) in self.alloc_words().iter().enumerate() {
+            let mask = self.marked_mask(marks, w);
+            live += mask.count_ones() as usize;
+            a.store(mask, Ordering::Relaxed);
         }
+        self.release_marks();
         self.set_tail_bits();
         self.freeindex.set(0);
         self.alloc_count.set(live);
@@ -695,7 +758,7 @@ impl MSpan {
     /// Objects in use counted from the bitmaps (owner-only, O(words)).
     pub fn objects_in_use(&self) -> usize {
         let mut n = 0;
-        for idx in 0..self.words {
+        for idx in 0..self.words() {
             let first = idx * 64;
             let alloc = self.alloc_words()[idx].load(Ordering::Relaxed);
             let fi = self.freeindex.get();
@@ -735,10 +798,7 @@ impl MSpan {
 
     /// Clears every mark (used when the heap is torn down).
     pub fn clear_marks(&self) {
-        for w in 0..self.words {
-            self.clear_mark_group(w);
-        }
-        self.any_marked.store(false, Ordering::Relaxed);
+        self.release_marks();
     }
 
     /// Takes the span's weak lock (a short spin: the holder runs no user
@@ -848,6 +908,38 @@ mod tests {
         assert_eq!(s.count_marked(), want);
         assert_eq!(s.nelems - s.sweep_bits(), want);
         assert_eq!(s.first_marked(), None);
+    }
+
+    #[test]
+    fn a_span_holds_mark_bytes_from_its_first_mark_to_its_sweep() {
+        let s = span_for(16, false);
+        fill(&s);
+        assert!(!s.holds_marks(), "a fresh span has no marks");
+        assert!(!s.is_marked(5));
+        assert_eq!(s.first_marked(), None);
+        for round in 0..3 {
+            // A different slot each round: a block that came back from the
+            // pool (maybe this span's own) carries no mark of an earlier one.
+            let slot = 7 + round * 100;
+            assert!(s.try_mark(slot));
+            assert!(s.holds_marks());
+            assert!(!s.try_mark(slot));
+            assert_eq!(s.count_marked(), 1, "round {round}");
+            assert_eq!(s.first_marked(), Some(slot));
+            assert_eq!(s.nelems - s.sweep_bits(), 1);
+            assert!(!s.holds_marks(), "the sweep gives the block back");
+            assert!(!s.is_marked(slot));
+            fill_again(&s);
+        }
+        // A sweep of a span nobody marked frees everything and takes no block.
+        assert_eq!(s.sweep_bits(), s.nelems);
+        assert!(!s.holds_marks());
+    }
+
+    /// Allocates every free slot of a swept span again.
+    fn fill_again(s: &MSpan) {
+        while s.next_free_fast().is_some() || s.next_free_index() {}
+        assert!(s.is_full());
     }
 
     #[test]

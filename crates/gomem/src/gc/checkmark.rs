@@ -18,8 +18,9 @@
 //! check runs again at the next termination.
 //!
 //! A second check runs at the start of each cycle, before `Off → Arm`: no
-//! span in use may still carry a mark bit. Sweep n−1 is complete by then and
-//! turned every mark into an alloc bit; a mark bit left over (an object
+//! span in use may still hold a block of mark bytes (`alloc/markpool.rs`).
+//! Sweep n−1 is complete by then; it turned every mark into an alloc bit and
+//! gave the block back; a mark left over (an object
 //! allocated black into a span already swept for the next cycle, say) would
 //! make an object black in cycle n before anyone scanned it, and the sweep
 //! after n would keep its white children's memory for the wrong reason, or
@@ -104,16 +105,17 @@ pub(crate) fn verify(roots: &RootTable, word: &AtomicU64, stats: &GcStats, n: u3
     true
 }
 
-/// Aborts if a span in use still carries a mark bit when cycle `n` is about
+/// Aborts if a span in use still holds mark bytes when cycle `n` is about
 /// to start (module header).
 pub(crate) fn no_mark_survives(mheap: &MHeap, n: u32) {
     mheap.for_each_span_in_use(|span| {
-        if let Some(idx) = span.first_marked() {
+        if span.holds_marks() {
             let msg = format!(
-                "gomem checkmark: before cycle {n}, span {:#x} (class {}, sweepgen {}) still has slot {idx} marked: a mark bit outlived its cycle",
+                "gomem checkmark: before cycle {n}, span {:#x} (class {}, sweepgen {}) still holds mark bytes (first marked slot {:?}): a mark outlived its cycle",
                 span.start,
                 span.spanclass.size_class(),
                 span.sweepgen.load(std::sync::atomic::Ordering::Relaxed),
+                span.first_marked(),
             );
             crate::gc::fatal(&msg);
         }
