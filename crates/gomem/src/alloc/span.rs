@@ -823,6 +823,14 @@ impl MSpan {
     }
 }
 
+impl Drop for MSpan {
+    /// A heap dropped in the middle of a cycle leaves marks on some spans:
+    /// their blocks go back to the pool, not nowhere.
+    fn drop(&mut self) {
+        self.release_marks();
+    }
+}
+
 /// Asks the CPU to start loading the line at `addr`. Marking (an object
 /// pushed is scanned soon: the stack is LIFO) and span recycling are bound
 /// by memory latency, not work.
