@@ -231,13 +231,7 @@ impl MHeap {
     /// check that no mark bit outlives its cycle).
     pub fn for_each_span_in_use(&self, mut f: impl FnMut(&MSpan)) {
         let l = self.locked.lock();
-        let slabs = l.span_slabs.len();
-        for (k, slab) in l.span_slabs.iter().enumerate() {
-            let used = if k + 1 == slabs {
-                l.slab_used
-            } else {
-                SPANS_PER_SLAB
-            };
+        for (slab, used) in slabs_in_use(&l) {
             for i in 0..used {
                 // SAFETY: the slab's first `used` structs were written
                 // (`new_span_struct`) and live as long as the heap.
@@ -558,13 +552,7 @@ impl Drop for MHeap {
         for &(base, bytes) in &l.reservations {
             os::unmap(base, bytes);
         }
-        let slabs = l.span_slabs.len();
-        for (k, slab) in l.span_slabs.drain(..).enumerate() {
-            let used = if k + 1 == slabs {
-                l.slab_used
-            } else {
-                SPANS_PER_SLAB
-            };
+        for (slab, used) in slabs_in_use(l) {
             // SAFETY: the slab was allocated with `slab_layout` by
             // `new_span_struct`, which wrote its first `used` structs; they
             // are dropped and the slab freed once, here, when nothing can
@@ -575,6 +563,20 @@ impl Drop for MHeap {
             }
         }
     }
+}
+
+/// Each slab of span structs with the number of structs written in it
+/// (all of them but in the last slab).
+fn slabs_in_use(l: &Locked) -> impl Iterator<Item = (NonNull<MSpan>, usize)> + '_ {
+    let last = l.span_slabs.len().saturating_sub(1);
+    l.span_slabs.iter().enumerate().map(move |(k, &slab)| {
+        let used = if k == last {
+            l.slab_used
+        } else {
+            SPANS_PER_SLAB
+        };
+        (slab, used)
+    })
 }
 
 /// A new dead span struct from the current slab (a new slab when it is

@@ -4,7 +4,8 @@
 //! [`os`] (reserve, commit, release address space), [`arena`] (the address →
 //! arena → span map), [`pages`] (the page allocator: free runs of 8 KiB
 //! pages), [`span`] (the span structure every layer passes around, with its
-//! alloc, mark and heap bits), [`mheap`] (spans from pages, large objects,
+//! alloc, mark and heap bits), [`markpool`] (the blocks of mark bytes spans
+//! borrow for a cycle), [`mheap`] (spans from pages, large objects,
 //! growth), [`central`] (per-span-class lists of spans, lazy sweeping
 //! through the `Sweeper` trait the collector implements) and [`cache`]
 //! (per-P spans, the lock-free fast path and the tiny block).
