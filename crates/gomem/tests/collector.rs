@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use gomem::{Config, Gc, Heap, Member, Mutator, Trace};
+use gomem::{Config, Gc, Heap, Member, Mutator, Phase, Trace};
 
 /// Every collector test runs with checkmark (each mark verified by an
 /// independent traversal) and clobber-on-free (freed memory poisoned).
@@ -696,4 +696,66 @@ fn fresh_heap_pages_fault_once() {
 struct Pair {
     left: Member<Pair>,
     right: Member<Pair>,
+}
+
+/// Mark bytes come from one pool for the whole process
+/// (`alloc/markpool.rs`): a span borrows a block at its first mark of a
+/// cycle and its sweep gives it back zeroed. Heaps collecting on several
+/// threads at once, and heaps dropped in the middle of a cycle (their
+/// spans still holding blocks), must never hand one another a mark: a
+/// stale mark would make a white object look black, its children would go
+/// unscanned, and checkmark would abort (or clobber-on-free would corrupt
+/// a tree that `check` then reads).
+#[test]
+fn heaps_on_several_threads_share_the_mark_pool_and_none_sees_anothers_marks() {
+    std::thread::scope(|s| {
+        for t in 0..3u64 {
+            s.spawn(move || {
+                let heap = Heap::new(debug());
+                let mut m = heap.attach();
+                let root = {
+                    let n = tree(&m, 11, t + 1);
+                    m.root(n)
+                };
+                for round in 0..12 {
+                    {
+                        let _garbage = tree(&m, 10, 99);
+                    }
+                    m.safepoint();
+                    if round % 3 == 2 {
+                        m.collect();
+                    }
+                    assert_eq!(check(&m, root.get(&m), 11, t + 1), (1 << 12) - 1);
+                }
+                assert!(heap.gc_summary().cycles >= 4, "{:?}", heap.gc_summary());
+            });
+        }
+        // Heaps dropped while a cycle may be marking: allocation after the
+        // request installs blocks (allocate-black), then the heap goes.
+        s.spawn(|| {
+            for i in 0..25 {
+                let heap = Heap::new(debug());
+                let mut m = heap.attach();
+                let _root = {
+                    let n = tree(&m, 9, i);
+                    m.root(n)
+                };
+                heap.request_cycle();
+                // Until the cycle marks (bounded: a fast cycle may be over
+                // before this loop sees it), then allocate black once more.
+                for _ in 0..200 {
+                    {
+                        let _garbage = tree(&m, 8, 7);
+                    }
+                    m.safepoint();
+                    if heap.gc_phase() == Phase::Mark {
+                        let _black = tree(&m, 8, 8);
+                        break;
+                    }
+                }
+                drop(m);
+                drop(heap);
+            }
+        });
+    });
 }
