@@ -6,12 +6,15 @@
 //! [`MSpan`] that the mheap recycles and never deallocates while the heap
 //! lives, so a stale pointer to one is always a valid (dead) span.
 //!
-//! **Bits.** Each span has an *alloc bitmap* (one bit per object) and a
-//! *typed bitmap* in one out-of-line block sized to the object count (a
-//! 1024-object span needs 2 × 16 words; a large span 2 words), and, from
-//! the first mark of a cycle until the sweep that reads it, a *mark byte
-//! array* (one byte per object) borrowed from the mark pool
-//! (`markpool.rs`): a span nobody marks holds no mark bytes at all.
+//! **Bits.** Each span has an *alloc bitmap* (one bit per object, out of
+//! line, sized to the object count: 16 words for a 1024-object span, one
+//! for a large span); a *typed bitmap* of the same size once a slot has
+//! held a typed object (made by the owner at the first one and kept with
+//! the struct, so a span of bitmap-described objects never has one:
+//! binary-trees 21 saves 1.7 MiB); and, from the first mark of a cycle
+//! until the sweep that reads it, a *mark byte array* (one byte per object)
+//! borrowed from the mark pool (`markpool.rs`): a span nobody marks holds
+//! no mark bytes at all.
 //! Allocation does not write
 //! the alloc bitmap: every slot below `freeindex` counts as allocated, and
 //! the bitmap only says which slots at or above `freeindex` were live when the
@@ -159,11 +162,14 @@ pub struct MSpan {
     pub start: usize,
     /// Bytes per object slot (the whole span for a large object).
     pub elemsize: usize,
-    /// `[alloc words | typed words]`: `words` words each. A typed bit says
-    /// the object in that slot of a scan span carries a type word in its
-    /// last 8 bytes (see `trace.rs`) instead of being described by the
-    /// span's pointer bitmap.
-    bits: Box<[AtomicU64]>,
+    /// The typed bitmap (`words` words), or null while no slot has held a
+    /// typed object since this struct was first used: a typed bit says the
+    /// object in that slot of a scan span carries a type word in its last
+    /// 8 bytes (see `trace.rs`) instead of being described by the span's
+    /// pointer bitmap. Made by the owner at the first typed allocation
+    /// (published with Release before that object is), kept with the
+    /// struct for its next spans, zeroed by `init`.
+    typed: AtomicPtr<AtomicU64>,
     /// This cycle's mark bytes, one per slot in `words` groups of 64: a
     /// zeroed block from the mark pool that the first mark since the last
     /// sweep installs, or null while nothing is marked (module header).
@@ -186,6 +192,10 @@ pub struct MSpan {
     /// bitmap and sweeping skips the search for Drops. Set by the owner on
     /// its first typed allocation, before the object is published.
     has_typed: AtomicBool,
+    /// Words the typed bitmap at `typed` holds (owner and `init` only).
+    typed_cap: Cell<u8>,
+    /// Fills line 1 (the asserts below check the layout).
+    _line1_end: [u8; 8],
     // ---- line 2: the owner's allocation state, and the rest ----
     freeindex: Cell<usize>,
     alloc_cache: Cell<u64>,
@@ -199,8 +209,8 @@ pub struct MSpan {
     pub weak_sweepgen: AtomicU32,
     /// Number of object slots.
     pub nelems: usize,
-    /// End of the object area (`start + nelems * elemsize`).
-    pub limit: usize,
+    /// The alloc bitmap (at least `words` words; owner-only, module header).
+    bits: Box<[AtomicU64]>,
     /// Type descriptor of a large object, published once the object is
     /// initialised (Go's `largeType`); null means "nothing to scan yet".
     pub large_type: AtomicPtr<()>,
@@ -210,7 +220,7 @@ pub struct MSpan {
 /// laid out in two lines, and prefetches fetch one line each.
 pub const CACHE_LINE_BYTES: usize = 64;
 
-const _: () = assert!(std::mem::offset_of!(MSpan, has_typed) < CACHE_LINE_BYTES);
+const _: () = assert!(std::mem::offset_of!(MSpan, typed_cap) < CACHE_LINE_BYTES);
 const _: () = assert!(std::mem::offset_of!(MSpan, freeindex) >= CACHE_LINE_BYTES);
 const _: () = assert!(std::mem::size_of::<MSpan>() == 2 * CACHE_LINE_BYTES);
 
@@ -231,7 +241,6 @@ impl MSpan {
             npages: 0,
             elemsize: 0,
             nelems: 0,
-            limit: 0,
             spanclass: SpanClass(0),
             div_magic: 0,
             state: AtomicU8::new(SpanState::Dead as u8),
@@ -247,6 +256,9 @@ impl MSpan {
             alloc_count: Cell::new(0),
             needzero: Cell::new(false),
             bits: Box::new([]),
+            typed: AtomicPtr::new(std::ptr::null_mut()),
+            typed_cap: Cell::new(0),
+            _line1_end: [0; 8],
             words: 0,
         }
     }
@@ -268,7 +280,6 @@ impl MSpan {
         self.npages = npages;
         self.elemsize = elemsize;
         self.nelems = nelems;
-        self.limit = start + nelems * elemsize;
         self.spanclass = spanclass;
         self.div_magic = div_magic;
         self.large_type
@@ -277,14 +288,15 @@ impl MSpan {
         self.release_marks();
         self.needzero.set(needzero);
         self.words = nelems.div_ceil(64) as u32;
-        let total = 2 * self.words();
-        if self.bits.len() < total {
-            self.bits = (0..total).map(|_| AtomicU64::new(0)).collect();
+        let words = self.words();
+        if self.bits.len() < words {
+            self.bits = (0..words).map(|_| AtomicU64::new(0)).collect();
         }
         // `&mut self`: no other access, so plain stores (a memset) will do.
-        for w in &mut self.bits[..total] {
+        for w in &mut self.bits[..words] {
             *w.get_mut() = 0;
         }
+        self.reset_typed_words();
         self.set_tail_bits();
         self.freeindex.set(0);
         self.alloc_count.set(0);
@@ -313,10 +325,60 @@ impl MSpan {
         self.words as usize
     }
 
-    /// The typed bitmap (module header); scan spans only.
+    /// The typed bitmap (module header); empty while no slot of the span
+    /// has held a typed object. Acquire: whoever reads a typed bit found
+    /// the array zeroed and published.
     #[inline]
     pub fn typed_words(&self) -> &[AtomicU64] {
-        &self.bits[self.words()..2 * self.words()]
+        let p = self.typed.load(Ordering::Acquire);
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: a non-null `typed` holds `typed_cap ≥ words` words
+        // (`init` frees a smaller one), freed only by `init` under
+        // `&mut self` or by `Drop`.
+        unsafe { std::slice::from_raw_parts(p, self.words()) }
+    }
+
+    /// Makes the typed bitmap at the span's first typed allocation (owner
+    /// only), publishing it before the object that needs it.
+    #[cold]
+    #[inline(never)]
+    fn make_typed_words(&self) {
+        if !self.typed.load(Ordering::Relaxed).is_null() {
+            return;
+        }
+        let words: Box<[AtomicU64]> = (0..self.words()).map(|_| AtomicU64::new(0)).collect();
+        self.typed_cap.set(self.words() as u8);
+        self.typed
+            .store(Box::into_raw(words) as *mut AtomicU64, Ordering::Release);
+    }
+
+    /// `init`'s part for the typed bitmap: zeroes one big enough for the
+    /// new span, frees one too small (the next first typed allocation makes
+    /// another).
+    fn reset_typed_words(&mut self) {
+        let p = *self.typed.get_mut();
+        if p.is_null() {
+            return;
+        }
+        if (self.typed_cap.get() as usize) < self.words() {
+            self.free_typed_words();
+        } else {
+            // SAFETY: `typed_cap ≥ words` words, and `&mut self`: nobody
+            // else reads them.
+            unsafe { std::ptr::write_bytes(p, 0, self.words()) };
+        }
+    }
+
+    fn free_typed_words(&mut self) {
+        let p = std::mem::replace(self.typed.get_mut(), std::ptr::null_mut());
+        if !p.is_null() {
+            let cap = self.typed_cap.replace(0) as usize;
+            // SAFETY: made by `make_typed_words` as a boxed slice of `cap`
+            // words; `&mut self`, so no reader holds it.
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, cap)) });
+        }
     }
 
     /// This cycle's mark block, or null if nothing was marked since the
@@ -421,7 +483,12 @@ impl MSpan {
     /// collectors read it after the object was published to them.
     #[inline]
     pub fn set_typed(&self, idx: usize, typed: bool) {
-        if typed && !self.has_typed.load(Ordering::Relaxed) {
+        if !self.has_typed.load(Ordering::Relaxed) {
+            if !typed {
+                // No slot held a typed object since `init`: no bit is set.
+                return;
+            }
+            self.make_typed_words();
             self.has_typed.store(true, Ordering::Relaxed);
         }
         let word = &self.typed_words()[idx / 64];
@@ -793,7 +860,7 @@ impl MSpan {
     #[inline]
     #[cfg(test)]
     pub fn contains(&self, addr: usize) -> bool {
-        addr >= self.start && addr < self.limit
+        addr >= self.start && addr < self.start + self.nelems * self.elemsize
     }
 
     /// Clears every mark (used when the heap is torn down).
@@ -828,6 +895,7 @@ impl Drop for MSpan {
     /// their blocks go back to the pool, not nowhere.
     fn drop(&mut self) {
         self.release_marks();
+        self.free_typed_words();
     }
 }
 
@@ -948,6 +1016,31 @@ mod tests {
     fn fill_again(s: &MSpan) {
         while s.next_free_fast().is_some() || s.next_free_index() {}
         assert!(s.is_full());
+    }
+
+    #[test]
+    fn the_typed_bitmap_is_made_at_the_first_typed_slot_and_reset_with_the_span() {
+        let mut s = span_for(64, false);
+        assert!(s.typed_words().is_empty(), "no typed slot, no bitmap");
+        s.set_typed(3, false);
+        assert!(s.typed_words().is_empty(), "clearing makes nothing");
+        s.set_typed(5, true);
+        assert_eq!(s.typed_words().len(), s.words());
+        assert!(s.is_typed(5) && !s.is_typed(3));
+        // The same struct for a span of the same size: the bitmap is kept,
+        // zeroed, and ignored until a typed slot appears again.
+        let class = s.spanclass;
+        s.init(0x2000_0000, 1, class, false);
+        assert!(!s.has_typed() && !s.is_typed(5));
+        s.set_typed(7, true);
+        assert!(s.is_typed(7) && !s.is_typed(5), "no bit of the old span");
+        // A span with more slots than the bitmap covers: a new one is made.
+        let small = SpanClass::new(crate::alloc::sizeclass::size_to_class(8), false);
+        s.init(0x3000_0000, 1, small, false);
+        assert!(s.typed_words().is_empty());
+        s.set_typed(1000, true);
+        assert_eq!(s.typed_words().len(), 16);
+        assert!(s.is_typed(1000) && !s.is_typed(7));
     }
 
     #[test]
@@ -1082,7 +1175,7 @@ mod tests {
             s.heap_bits_addr(),
             Some(s.start + PAGE_SIZE - HEAP_BITS_BYTES)
         );
-        assert!(s.limit <= s.heap_bits_addr().unwrap());
+        assert!(s.start + s.nelems * s.elemsize <= s.heap_bits_addr().unwrap());
         assert_eq!(span_for(16, true).heap_bits_addr(), None);
         assert_eq!(span_for(1024, false).heap_bits_addr(), None);
     }
