@@ -412,10 +412,11 @@ impl MSpan {
         }
     }
 
-    /// Detaches the mark block, zeroing it and giving it back to the pool.
-    /// Marks at rest only (below): the sweeper or the mheap owns the span
-    /// and no marker can hold the block.
-    fn release_marks(&self) {
+    /// Detaches the mark block, zeroing it and giving it back to the pool
+    /// (a sweep, `init`, `Drop`, and the heap's teardown, which drops every
+    /// mark). Marks at rest only (below): the sweeper or the mheap owns the
+    /// span and no marker can hold the block.
+    pub fn release_marks(&self) {
         let marks = self.marks();
         if marks.is_null() {
             return;
@@ -861,11 +862,6 @@ impl MSpan {
     #[cfg(test)]
     pub fn contains(&self, addr: usize) -> bool {
         addr >= self.start && addr < self.start + self.nelems * self.elemsize
-    }
-
-    /// Clears every mark (used when the heap is torn down).
-    pub fn clear_marks(&self) {
-        self.release_marks();
     }
 
     /// Takes the span's weak lock (a short spin: the holder runs no user

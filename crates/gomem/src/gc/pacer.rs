@@ -43,7 +43,7 @@
 //!   the whole runway Go's floor leaves (30 % of the distance) and ended
 //!   at the goal. Since black bytes count as live, that runway came back as
 //!   next cycle's live heap (B = 0.3/0.7 of L, the goal 2.86 L where Go's
-//!   slower mutator sits near 2.4 L). At 80 %, binary-trees 21 peaks at
+//!   slower mutator sits near 2.5 L). At 80 %, binary-trees 21 peaks at
 //!   218.6 MiB, not 238.6, for CPU ×1.02 and wall ×1.04 (115 cycles, not
 //!   103; AMD EPYC, `BENCHMARKS.md`); a 59 % floor went the other way
 //!   (264 MiB: the runway it granted was allocated black and counted).

@@ -122,7 +122,7 @@ pub fn drop_all_objects(centrals: &Centrals) {
     for central in centrals.iter() {
         for s in central.take_all() {
             let span = s.span();
-            span.clear_marks();
+            span.release_marks();
             finalize_dead(span);
         }
     }
